@@ -1,0 +1,179 @@
+//! The Okta state ouguard reads, as plain serde data: directories, their declared import OUs,
+//! group assignments and To-App mappings. The same types are the snapshot format of
+//! `ouguard export` / `plan --from-snapshot`. No I/O and no Okta wire types live here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the snapshot document written by `ouguard export`.
+pub const SNAPSHOT_FORMAT_VERSION: &str = "1";
+
+/// Everything ouguard knows about one Okta org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OrgState {
+    /// Snapshot format version; `"1"`.
+    #[serde(default = "default_format_version")]
+    pub format_version: String,
+    /// The org's base URL, e.g. `https://acme.okta.com`.
+    #[serde(default)]
+    pub org_url: Option<String>,
+    /// Okta user types (`GET /api/v1/meta/types/user`).
+    #[serde(default)]
+    pub user_types: Vec<UserType>,
+    /// Every AD directory integration (app instances named `active_directory`).
+    #[serde(default)]
+    pub directories: Vec<Directory>,
+}
+
+fn default_format_version() -> String {
+    SNAPSHOT_FORMAT_VERSION.to_string()
+}
+
+impl OrgState {
+    /// Finds a directory by its app id or its domain (`namingContext`, case-insensitive).
+    #[must_use]
+    pub fn directory(&self, id_or_domain: &str) -> Option<&Directory> {
+        self.directories.iter().find(|d| d.matches(id_or_domain))
+    }
+
+    /// Mutable variant of [`OrgState::directory`].
+    pub fn directory_mut(&mut self, id_or_domain: &str) -> Option<&mut Directory> {
+        self.directories.iter_mut().find(|d| d.matches(id_or_domain))
+    }
+}
+
+/// An Okta user type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserType {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// Lifecycle status of a directory integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppStatus {
+    Active,
+    Inactive,
+}
+
+/// One Active Directory integration (an Okta app instance named `active_directory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// The app instance id (`0oa…`).
+    pub app_id: String,
+    /// The AD domain as an FQDN: `settings.app.namingContext`, e.g. `corp.example.com`.
+    pub domain: String,
+    /// The app's label as shown in the console.
+    pub label: String,
+    pub status: AppStatus,
+    /// The directory's import OUs ("User OUs connected to Okta"), when declared.
+    /// `None`: nobody has declared them, so R1 is not evaluated for this directory.
+    #[serde(default)]
+    pub import_ous: Option<ImportOus>,
+    /// Group assignments of the app, in the order Okta listed them.
+    #[serde(default)]
+    pub assignments: Vec<GroupAssignment>,
+    /// Okta user → AD ("To App") profile mappings, one per source user type.
+    #[serde(default)]
+    pub mappings: Vec<Mapping>,
+    /// `false` when the org answered 401 on `/api/v1/mappings` (feature unavailable):
+    /// R2 is skipped for this directory with a warning.
+    #[serde(default = "yes")]
+    pub mappings_read: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Directory {
+    fn matches(&self, id_or_domain: &str) -> bool {
+        self.app_id == id_or_domain || self.domain.eq_ignore_ascii_case(id_or_domain)
+    }
+
+    /// The assignment of `group_id`, if the group is assigned.
+    #[must_use]
+    pub fn assignment(&self, group_id: &str) -> Option<&GroupAssignment> {
+        self.assignments.iter().find(|a| a.group_id == group_id)
+    }
+}
+
+/// Import OUs declared for a directory, and where the declaration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportOus {
+    pub source: ImportOuSource,
+    /// The OU DNs, exactly as declared.
+    pub ous: Vec<String>,
+}
+
+/// Where a directory's import OUs were declared. Okta's API does not expose them, so they
+/// always come from outside the org's API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ImportOuSource {
+    /// A `[directory."…"]` table of `ouguard.toml`.
+    Config { path: String },
+    /// Carried inside a snapshot file.
+    Snapshot,
+    /// The simulated org's own state (tests and demo only).
+    Simulator,
+}
+
+/// A group's assignment to a directory app: its provisioning target OU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupAssignment {
+    pub group_id: String,
+    pub group_name: String,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// `profile.organizationalUnit` exactly as read; `None` when absent or null.
+    #[serde(default)]
+    pub organizational_unit: Option<String>,
+    /// The assignment's `lastUpdated`, exactly as Okta returned it.
+    pub last_updated: String,
+    /// Other keys of the assignment's `profile`, kept so a snapshot can seed a faithful copy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_profile: BTreeMap<String, serde_json::Value>,
+}
+
+/// An Okta user → AD profile mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// The mapping id (`prm…`).
+    pub id: String,
+    /// The source Okta user type.
+    pub source_user_type: MappingEnd,
+    /// The target (the AD app user schema).
+    pub target: MappingEnd,
+    /// Mapped properties by target variable name.
+    pub properties: BTreeMap<String, MappingProperty>,
+}
+
+/// One end of a profile mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingEnd {
+    pub id: String,
+    pub name: String,
+}
+
+/// One mapped property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingProperty {
+    pub expression: Option<String>,
+    #[serde(default)]
+    pub push_status: Option<String>,
+}
