@@ -50,6 +50,11 @@ impl Dn {
     pub fn normalized(&self) -> String {
         todo!()
     }
+    /// The normalized keys of `self` and each of its ancestors, most specific first:
+    /// `dn.suffix_keys()` contains `a.normalized()` exactly when `dn.is_at_or_below(a)`.
+    pub fn suffix_keys(&self) -> impl Iterator<Item = &str> {
+        std::iter::empty()
+    }
     /// `true` when `self` equals `ancestor` or lies below it (normalized comparison).
     #[must_use]
     pub fn is_at_or_below(&self, ancestor: &Dn) -> bool {

@@ -3,5 +3,15 @@
 //! The pipeline (see ARCHITECTURE.md): config + credentials → okta client → `OrgState` →
 //! rules → findings → planner → `Plan` → render / save / apply.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod dn;
+pub mod exit;
+pub mod files;
+pub mod plan;
+pub mod planner;
+pub mod prompt;
+pub mod render;
+pub mod rules;
 pub mod state;

@@ -40,7 +40,9 @@ impl OrgState {
 
     /// Mutable variant of [`OrgState::directory`].
     pub fn directory_mut(&mut self, id_or_domain: &str) -> Option<&mut Directory> {
-        self.directories.iter_mut().find(|d| d.matches(id_or_domain))
+        self.directories
+            .iter_mut()
+            .find(|d| d.matches(id_or_domain))
     }
 }
 
@@ -176,4 +178,45 @@ pub struct MappingProperty {
     pub expression: Option<String>,
     #[serde(default)]
     pub push_status: Option<String>,
+}
+
+/// Why a snapshot file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("it is not a valid snapshot (line {line}, column {column}): {detail}")]
+    Invalid {
+        line: usize,
+        column: usize,
+        detail: String,
+    },
+    #[error(
+        "its `format_version` is `{0}`, but this ouguard reads version \
+         `{SNAPSHOT_FORMAT_VERSION}`: export it again with this version"
+    )]
+    UnknownVersion(String),
+}
+
+impl OrgState {
+    /// Reads a snapshot document (`ouguard export`), refusing unknown versions.
+    pub fn from_json(text: &str) -> Result<OrgState, SnapshotError> {
+        let state: OrgState =
+            serde_json::from_str(text).map_err(|error| SnapshotError::Invalid {
+                line: error.line(),
+                column: error.column(),
+                detail: crate::rules::truncate_for_message(&error.to_string()),
+            })?;
+        if state.format_version != SNAPSHOT_FORMAT_VERSION {
+            return Err(SnapshotError::UnknownVersion(state.format_version));
+        }
+        Ok(state)
+    }
+
+    /// The snapshot document, pretty JSON ending with a newline.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+        text.push('\n');
+        text
+    }
 }

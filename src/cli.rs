@@ -1,0 +1,187 @@
+//! The command line, as clap structs. Only `commands` reads these; they are turned into plain
+//! option structs there and travel no further.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find and fix the Okta configurations behind "Target OU is not an import OU".
+#[derive(Debug, Parser)]
+#[command(name = "ouguard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The config file (default `./ouguard.toml`; a missing default file declares nothing).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The Okta org URL (wins over `OKTA_CLIENT_ORGURL`, okta.yaml and ouguard.toml).
+    #[arg(long, global = true, value_name = "URL")]
+    pub org_url: Option<String>,
+    /// No colors (also `NO_COLOR`).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More output on stderr: `-v` requests, `-vv` retries and pacing.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less output: errors and the result only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the org, evaluate the rules and print the plan.
+    Plan(PlanArgs),
+    /// Plan, show, ask and apply; or apply exactly a saved plan FILE.
+    Apply(ApplyArgs),
+    /// Render a saved plan, offline.
+    Show(ShowArgs),
+    /// Merge the `user` rows of an `OU,type` CSV into ouguard.toml.
+    ImportOus(ImportOusArgs),
+    /// Write a snapshot of the Okta state ouguard reads (JSON).
+    Export(ExportArgs),
+    /// Serve a simulated Okta org on loopback.
+    Sim(SimArgs),
+    /// The no-setup tour: plan against a built-in simulated org.
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+/// How R1 findings are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Ask,
+    AddOu,
+    Retarget,
+}
+
+/// Options shared by `plan` and `apply` without FILE.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanningArgs {
+    /// How to fix R1 findings (default: `ask` at a terminal, else `add-ou`).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Pin a destination: `GROUP=DN` (GROUP is a name or id; split at the first `=`).
+    #[arg(long, value_name = "GROUP=DN")]
+    pub retarget: Vec<String>,
+    /// Only plan for findings matching: a directory domain, `group:NAME`, or a finding id.
+    #[arg(long, value_name = "SELECTOR")]
+    pub target: Vec<String>,
+    /// Leave out findings matching: a directory domain, `group:NAME`, or a finding id.
+    #[arg(long, value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+}
+
+/// Connection options for commands that talk to Okta.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    /// API token (prefer `OKTA_CLIENT_TOKEN`: flags can be seen in the process list).
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Save the plan (JSON) to FILE, e.g. `plans/2026-11-29.json`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan offline from a snapshot made by `ouguard export`.
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A saved plan to apply exactly (the file counts as approval).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Apply without asking; manual steps stay pending.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan.
+    pub file: PathBuf,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOusArgs {
+    /// The CSV (header `OU,type`), e.g. the rockstar extension's export.
+    #[arg(long, value_name = "FILE")]
+    pub from_csv: PathBuf,
+    /// The directory (domain or app id) the OUs belong to (default: each OU's own domain).
+    #[arg(long, value_name = "DOMAIN")]
+    pub directory: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback unless `--allow-remote`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
+    pub listen: String,
+    /// Seed file (snapshot format plus import OUs); default: the demo org.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Added latency per request, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests per minute per endpoint family.
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    pub rate_limit: u32,
+    /// Concurrent requests at most before 429.
+    #[arg(long, value_name = "N", default_value_t = 75)]
+    pub concurrency_limit: u32,
+    /// Listen on a non-loopback address too (the simulator has no real security).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}

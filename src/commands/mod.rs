@@ -1,0 +1,114 @@
+//! Thin commands: each turns clap's structs into plain options and calls an operation.
+//! clap types stop here.
+
+mod plan;
+mod show;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, GlobalArgs, PlanningArgs, StrategyArg};
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::planner::{PlanOptions, RetargetPin, Selector, Strategy};
+
+/// Runs one command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let global = Global::from_args(&cli.global);
+    match cli.command {
+        Command::Plan(args) => plan::run(&global, args),
+        Command::Show(args) => show::run(&global, &args),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "ouguard", &mut std::io::stdout());
+            Ok(Outcome::Success)
+        }
+        Command::Apply(_)
+        | Command::ImportOus(_)
+        | Command::Export(_)
+        | Command::Sim(_)
+        | Command::Demo(_) => Err(anyhow::anyhow!("this command is not available yet")),
+    }
+}
+
+/// The global options, as plain data.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub config_path: PathBuf,
+    pub config_explicit: bool,
+    pub org_url: Option<String>,
+    /// Colors on stdout.
+    pub color: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+impl Global {
+    fn from_args(args: &GlobalArgs) -> Self {
+        let no_color = args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Global {
+            config_path: args
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("ouguard.toml")),
+            config_explicit: args.config.is_some(),
+            org_url: args.org_url.clone(),
+            color: !no_color && std::io::stdout().is_terminal(),
+            verbose: args.verbose,
+            quiet: args.quiet,
+        }
+    }
+
+    /// Reads the config file.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(&self.config_path, self.config_explicit)?)
+    }
+}
+
+/// Turns the planning flags and the config into planner options. The strategy is the flag,
+/// else the config's, else `ask` when a person can answer, else `add-ou`.
+pub fn plan_options(
+    args: &PlanningArgs,
+    config: &Config,
+    interactive: bool,
+) -> anyhow::Result<PlanOptions> {
+    let strategy = match args.strategy {
+        Some(StrategyArg::Ask) => Strategy::Ask,
+        Some(StrategyArg::AddOu) => Strategy::AddOu,
+        Some(StrategyArg::Retarget) => Strategy::Retarget,
+        None => config.strategy.unwrap_or(if interactive {
+            Strategy::Ask
+        } else {
+            Strategy::AddOu
+        }),
+    };
+    // Pins from the command line win over the config's: they come first.
+    let mut pins = args
+        .retarget
+        .iter()
+        .map(|text| RetargetPin::parse_flag(text).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    pins.extend(config.retargets.iter().cloned());
+    Ok(PlanOptions {
+        strategy,
+        pins,
+        targets: args.target.iter().cloned().map(Selector).collect(),
+        excludes: args.exclude.iter().cloned().map(Selector).collect(),
+        org_url: None,
+        created_at: now_rfc3339(),
+    })
+}
+
+/// The current time as RFC 3339 UTC, to the second.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads a file a person named, with the error saying which file.
+pub fn read_input_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the {what} `{}`", path.display()))
+}

@@ -1,0 +1,86 @@
+//! `ouguard plan`: read the state (a snapshot, or the org), evaluate, plan, print, save.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{plan_options, read_input_file, Global};
+use crate::cli::PlanArgs;
+use crate::exit::Outcome;
+use crate::plan::Plan;
+use crate::planner::{self, Chooser, NoChooser, Strategy};
+use crate::prompt::{is_interactive, TerminalChooser};
+use crate::state::OrgState;
+
+pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
+    let config = global.config()?;
+    let Some(snapshot) = &args.from_snapshot else {
+        anyhow::bail!(
+            "planning against a live org is not available yet: use `--from-snapshot FILE`"
+        );
+    };
+    let text = read_input_file(snapshot, "snapshot")?;
+    let state = OrgState::from_json(&text)
+        .with_context(|| format!("failed to read the snapshot `{}`", snapshot.display()))?;
+    let org_url = global.org_url.clone().or_else(|| state.org_url.clone());
+    let plan = make_plan(global, &config, &args.planning, state, org_url)?;
+    emit_plan(global, &plan, args.json, args.out.as_deref())?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Outcome::ChangesPresent
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Declares the config's import OUs into `state`, evaluates the rules and plans.
+pub fn make_plan(
+    _global: &Global,
+    config: &crate::config::Config,
+    planning: &crate::cli::PlanningArgs,
+    mut state: OrgState,
+    org_url: Option<String>,
+) -> anyhow::Result<Plan> {
+    config.declare_import_ous(&mut state)?;
+    let interactive = is_interactive();
+    let mut options = plan_options(planning, config, interactive)?;
+    options.org_url = org_url;
+    let evaluation = crate::rules::evaluate(&state);
+    let mut terminal = TerminalChooser::default();
+    let mut refuse = NoChooser;
+    let chooser: &mut dyn Chooser = if options.strategy == Strategy::Ask && interactive {
+        &mut terminal
+    } else {
+        &mut refuse
+    };
+    Ok(planner::plan(&state, &evaluation, &options, chooser)?)
+}
+
+/// Saves the plan when asked, then prints it as text or JSON on stdout.
+pub fn emit_plan(
+    global: &Global,
+    plan: &Plan,
+    json: bool,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = out {
+        crate::files::write_atomically(path, plan.to_json().as_bytes(), false)?;
+    }
+    let stdout = std::io::stdout();
+    let mut stdout = stdout.lock();
+    if json {
+        stdout.write_all(plan.to_json().as_bytes())?;
+    } else {
+        crate::render::render_plan(plan, &mut stdout, global.color)?;
+        if let Some(path) = out {
+            if !global.quiet {
+                writeln!(
+                    stdout,
+                    "\nSaved the plan to `{}`. Review it with `ouguard show {0}`; apply exactly it \
+                     with `ouguard apply {0}`.",
+                    path.display()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! `ouguard.toml`: the declared import OUs, pinned retarget destinations, and plan defaults.
+//! Parsing reports the file, line and fix; editing (adding import OUs) keeps the file's
+//! comments and layout. Never holds secrets; reads and writes only the file it is given.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::dn::Dn;
+use crate::planner::{RetargetPin, Strategy};
+use crate::state::{ImportOuSource, ImportOus, OrgState};
+
+/// The parsed configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The file it came from (`None`: no file; nothing declared).
+    pub path: Option<PathBuf>,
+    pub org_url: Option<String>,
+    pub directories: Vec<DirectoryConfig>,
+    pub retargets: Vec<RetargetPin>,
+    pub strategy: Option<Strategy>,
+}
+
+/// A `[directory."…"]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    /// The table key: the AD domain (`namingContext`) or the app id.
+    pub key: String,
+    /// 1-based line of the table header.
+    pub line: usize,
+    pub import_ous: Vec<String>,
+}
+
+/// A configuration error that names the file, the line and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed to read `{path}`: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    org: Option<RawOrg>,
+    #[serde(default)]
+    directory: BTreeMap<Spanned<String>, RawDirectory>,
+    #[serde(default)]
+    retarget: Vec<RawRetarget>,
+    #[serde(default)]
+    plan: Option<RawPlanSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrg {
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    #[serde(default)]
+    import_ous: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetarget {
+    directory: Option<String>,
+    group: Spanned<String>,
+    to: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlanSection {
+    strategy: Option<Spanned<String>>,
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+impl Config {
+    /// Reads the config file. A missing file is an error only when `explicit` (the person
+    /// named it with `--config`); the default file missing just means nothing is declared.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(error) => Err(ConfigError {
+                path: path.display().to_string(),
+                line: None,
+                message: error.to_string().to_lowercase(),
+            }),
+        }
+    }
+
+    /// Parses config text; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let error = |line: Option<usize>, message: String| ConfigError {
+            path: shown.clone(),
+            line,
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            let message = e.message().trim_end_matches('.').to_string();
+            let fix = if message.contains("unknown field") {
+                "; the keys are [org] url, [directory.\"DOMAIN\"] import_ous, [[retarget]] \
+                 directory/group/to, and [plan] strategy"
+            } else {
+                ""
+            };
+            error(line, format!("{message}{fix}"))
+        })?;
+
+        let mut config = Config {
+            path: Some(path.to_path_buf()),
+            ..Config::default()
+        };
+        if let Some(url) = raw.org.and_then(|o| o.url) {
+            config.org_url = Some(url.get_ref().clone());
+        }
+        for (key, directory) in raw.directory {
+            let line = line_of(text, key.span().start);
+            let mut ous = Vec::with_capacity(directory.import_ous.len());
+            for ou in directory.import_ous {
+                let ou_line = line_of(text, ou.span().start);
+                let value = ou.into_inner();
+                let dn = Dn::parse(&value).map_err(|e| {
+                    error(
+                        Some(ou_line),
+                        format!(
+                            "`{}` is not a valid DN ({e}); write it like \
+                             `OU=Staff,DC=corp,DC=example,DC=com`",
+                            crate::rules::truncate_for_message(&value)
+                        ),
+                    )
+                })?;
+                if !key.get_ref().starts_with("0oa") && !dn.is_in_domain(key.get_ref()) {
+                    return Err(error(
+                        Some(ou_line),
+                        format!(
+                            "`{value}` is not in the domain `{}`: list it under the directory \
+                             of its own domain",
+                            key.get_ref()
+                        ),
+                    ));
+                }
+                ous.push(value);
+            }
+            config.directories.push(DirectoryConfig {
+                key: key.into_inner(),
+                line,
+                import_ous: ous,
+            });
+        }
+        for retarget in raw.retarget {
+            let line = line_of(text, retarget.to.span().start);
+            let to = retarget.to.into_inner();
+            if let Err(e) = Dn::parse(&to) {
+                return Err(error(
+                    Some(line),
+                    format!(
+                        "retarget destination `{}` is not a valid DN ({e})",
+                        crate::rules::truncate_for_message(&to)
+                    ),
+                ));
+            }
+            config.retargets.push(RetargetPin {
+                directory: retarget.directory,
+                group: retarget.group.into_inner(),
+                to,
+                origin: format!("{shown} line {line}"),
+            });
+        }
+        if let Some(strategy) = raw.plan.and_then(|p| p.strategy) {
+            let line = line_of(text, strategy.span().start);
+            config.strategy =
+                Some(Strategy::parse(strategy.get_ref()).map_err(|m| error(Some(line), m))?);
+        }
+        Ok(config)
+    }
+
+    /// Puts the declared import OUs into `state` (they win over a snapshot's own) and checks
+    /// that every declared directory exists in the org.
+    pub fn declare_import_ous(&self, state: &mut OrgState) -> Result<(), ConfigError> {
+        let shown = self
+            .path
+            .as_ref()
+            .map_or_else(|| "ouguard.toml".to_string(), |p| p.display().to_string());
+        for declared in &self.directories {
+            let Some(directory) = state.directory_mut(&declared.key) else {
+                let known: Vec<String> = state
+                    .directories
+                    .iter()
+                    .map(|d| format!("`{}`", d.domain))
+                    .collect();
+                return Err(ConfigError {
+                    path: shown,
+                    line: Some(declared.line),
+                    message: format!(
+                        "directory `{}` does not exist in the org; its AD directories are {}",
+                        declared.key,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            };
+            directory.import_ous = Some(ImportOus {
+                source: ImportOuSource::Config {
+                    path: shown.clone(),
+                },
+                ous: declared.import_ous.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Adds import OUs to `[directory."<key>"]` of the config text, keeping comments and
+/// layout; OUs already declared there (DN-equal) are left out. Returns the new text and the
+/// OUs actually added.
+pub fn add_import_ous(
+    text: &str,
+    path: &Path,
+    key: &str,
+    ous: &[String],
+) -> Result<(String, Vec<String>), ConfigError> {
+    let error = |message: String| ConfigError {
+        path: path.display().to_string(),
+        line: None,
+        message,
+    };
+    let mut document: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError {
+                path: path.display().to_string(),
+                line: e.span().map(|s| line_of(text, s.start)),
+                message: e.message().trim_end_matches('.').to_string(),
+            })?;
+    let root = document.as_table_mut();
+    let directories = root
+        .entry("directory")
+        .or_insert_with(|| {
+            let mut table = toml_edit::Table::new();
+            table.set_implicit(true);
+            toml_edit::Item::Table(table)
+        })
+        .as_table_like_mut()
+        .ok_or_else(|| error("`directory` is not a table".to_string()))?;
+    let directory = directories
+        .entry(key)
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+        .as_table_like_mut()
+        .ok_or_else(|| error(format!("`directory.\"{key}\"` is not a table")))?;
+    let list = directory
+        .entry("import_ous")
+        .or_insert_with(|| toml_edit::value(toml_edit::Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| error(format!("`directory.\"{key}\".import_ous` is not an array")))?;
+
+    let mut existing: Vec<Dn> = list
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter_map(|s| Dn::parse(s).ok())
+        .collect();
+    let was_empty = list.is_empty();
+    let mut added = Vec::new();
+    for ou in ous {
+        let dn = Dn::parse(ou).map_err(|e| error(format!("`{ou}` is not a valid DN ({e})")))?;
+        if existing.contains(&dn) {
+            continue;
+        }
+        existing.push(dn);
+        list.push(ou.as_str());
+        added.push(ou.clone());
+    }
+    if was_empty || !added.is_empty() {
+        // One OU per line reads and diffs best.
+        for value in list.iter_mut() {
+            value.decor_mut().set_prefix("\n  ");
+        }
+        list.set_trailing("\n");
+        list.set_trailing_comma(true);
+    }
+    Ok((document.to_string(), added))
+}
+
+/// A unified diff of a file's old and new text, for showing a config change.
+#[must_use]
+pub fn file_diff(path: &Path, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("a/{}", path.display()),
+            &format!("b/{}", path.display()),
+        )
+        .to_string()
+}

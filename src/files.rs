@@ -1,0 +1,36 @@
+//! Writing files safely: all or nothing (a temporary file renamed into place), private
+//! (mode 0600) or not. Used for plans, snapshots, the config file and run records.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Writes `contents` to `path` atomically, creating missing parent folders. A private file
+/// gets mode 0600; any other gets 0644 (before the umask).
+pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> anyhow::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("failed to create the folder `{}`", parent.display()))?;
+    // tempfile creates the file with mode 0600.
+    let mut temp = tempfile::NamedTempFile::new_in(&parent)
+        .with_context(|| format!("failed to write into `{}`", parent.display()))?;
+    temp.write_all(contents)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    #[cfg(unix)]
+    if !private {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = temp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    temp.persist(path)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}

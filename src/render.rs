@@ -1,0 +1,332 @@
+//! The Terraform-style text rendering of a `Plan`. Writes to a `&mut dyn Write` with the color
+//! choice as a parameter; never prints by itself and never decides whether a terminal exists.
+
+use std::io::{self, Write};
+
+use console::Style;
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange};
+use crate::rules::{Finding, Rule};
+
+/// Values longer than this are shown as a unified diff, one RDN per line.
+const LONG_VALUE: usize = 60;
+
+/// The console path of a directory's import OUs.
+#[must_use]
+pub fn import_ou_console_path(domain: &str) -> String {
+    format!(
+        "Directory > Directory Integrations > {domain} > Provisioning > Integration > User OUs \
+         connected to Okta"
+    )
+}
+
+struct Styles {
+    add: Style,
+    change: Style,
+    delete: Style,
+    dim: Style,
+    bold: Style,
+    warn: Style,
+}
+
+impl Styles {
+    fn new(color: bool) -> Self {
+        let style = |s: Style| s.force_styling(color);
+        Styles {
+            add: style(Style::new().green()),
+            change: style(Style::new().yellow()),
+            delete: style(Style::new().red()),
+            dim: style(Style::new().dim()),
+            bold: style(Style::new().bold()),
+            warn: style(Style::new().yellow().bold()),
+        }
+    }
+
+    fn for_action(&self, action: Action) -> &Style {
+        match action {
+            Action::Add => &self.add,
+            Action::Update => &self.change,
+            Action::Delete => &self.delete,
+        }
+    }
+}
+
+/// Renders the whole plan: changes, unfixed findings, warnings, summary.
+pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let styles = Styles::new(color);
+    let org = plan.org_url.as_deref().unwrap_or("(snapshot)");
+    writeln!(
+        out,
+        "{}",
+        styles.dim.apply_to(format!(
+            "ouguard plan for {org}, made {}: {} finding(s)",
+            plan.created_at,
+            plan.findings.len()
+        ))
+    )?;
+    writeln!(out)?;
+
+    if plan.has_changes() {
+        writeln!(
+            out,
+            "ouguard will perform the following actions ({} + add, {} ~ update, {} - delete):",
+            styles.add.apply_to("+"),
+            styles.change.apply_to("~"),
+            styles.delete.apply_to("-"),
+        )?;
+        for change in &plan.resource_changes {
+            writeln!(out)?;
+            render_change(plan, change, out, &styles)?;
+        }
+        writeln!(out)?;
+    }
+
+    let unfixed = unfixed_findings(plan);
+    if !unfixed.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            styles
+                .bold
+                .apply_to("Findings this plan does not fix (fix them in the admin console):")
+        )?;
+        for finding in unfixed {
+            writeln!(
+                out,
+                "  {} {} {}",
+                styles.warn.apply_to("!"),
+                styles.bold.apply_to(&finding.id),
+                finding.message
+            )?;
+        }
+        writeln!(out)?;
+    }
+
+    for warning in &plan.warnings {
+        writeln!(
+            out,
+            "{} {}",
+            styles.warn.apply_to("Warning:"),
+            warning.message
+        )?;
+    }
+    if !plan.warnings.is_empty() {
+        writeln!(out)?;
+    }
+    render_summary(plan, out, &styles)
+}
+
+fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
+    let summary = plan.summary;
+    if summary.is_empty() {
+        let line = if plan.findings.is_empty() {
+            "No changes. Okta matches the rules.".to_string()
+        } else {
+            "No changes. Okta matches the rules, except for the findings above that ouguard \
+             does not fix."
+                .to_string()
+        };
+        return writeln!(out, "{}", styles.bold.apply_to(line));
+    }
+    let manual = match summary.manual {
+        0 => String::new(),
+        1 => " (1 manual step)".to_string(),
+        n => format!(" ({n} manual steps)"),
+    };
+    writeln!(
+        out,
+        "{} {} to add, {} to change, {} to delete{manual}.",
+        styles.bold.apply_to("Plan:"),
+        summary.add,
+        summary.change,
+        summary.delete
+    )
+}
+
+/// Findings that no change of the plan fixes.
+fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
+    let fixed: std::collections::HashSet<&str> = plan
+        .resource_changes
+        .iter()
+        .flat_map(ResourceChange::fixed_findings)
+        .collect();
+    plan.findings
+        .iter()
+        .filter(|f| !fixed.contains(f.id.as_str()))
+        .collect()
+}
+
+fn finding_reason(plan: &Plan, change: &ResourceChange) -> String {
+    let found = plan.findings.iter().find(|f| f.id == change.finding);
+    match found {
+        Some(finding) => {
+            let rule = match finding.rule {
+                Rule::GroupOuNotImported => "R1",
+                Rule::DnMapped => "R2",
+                _ => "",
+            };
+            format!("{rule} {}: {}", finding.rule, finding.message)
+        }
+        None => format!("fixes {}", change.finding),
+    }
+}
+
+fn render_change(
+    plan: &Plan,
+    change: &ResourceChange,
+    out: &mut dyn Write,
+    styles: &Styles,
+) -> io::Result<()> {
+    let style = styles.for_action(change.action);
+    let verb = match (change.execution, change.action) {
+        (Execution::Manual, _) => "must be added by hand in the admin console (manual step)",
+        (_, Action::Add) => "will be added",
+        (_, Action::Update) => "will be updated in place",
+        (_, Action::Delete) => "will be deleted",
+    };
+    writeln!(
+        out,
+        "  {} {} {verb}",
+        styles.bold.apply_to("#"),
+        styles.bold.apply_to(&change.address)
+    )?;
+    writeln!(
+        out,
+        "  {}",
+        styles
+            .dim
+            .apply_to(format!("# ({})", finding_reason(plan, change)))
+    )?;
+    if !change.also_fixes.is_empty() {
+        writeln!(
+            out,
+            "  {}",
+            styles
+                .dim
+                .apply_to(format!("# (also fixes {})", change.also_fixes.join(", ")))
+        )?;
+    }
+    let symbol = style.apply_to(change.action.symbol());
+    match change.kind {
+        ChangeKind::ImportOu => {
+            let ou = string_field(change.after.as_ref(), "ou");
+            writeln!(out, "  {symbol} import_ou {{")?;
+            writeln!(out, "      {symbol} ou = {}", quote(&ou))?;
+            writeln!(
+                out,
+                "      {}",
+                styles.dim.apply_to(format!(
+                    "# console: {}",
+                    import_ou_console_path(&change.directory.domain)
+                ))
+            )?;
+            writeln!(out, "    }}")
+        }
+        ChangeKind::GroupTargetOu => {
+            let name = change.group.as_ref().map_or("", |g| g.name.as_str());
+            let before = string_field(change.before.as_ref(), "organizationalUnit");
+            let after = string_field(change.after.as_ref(), "organizationalUnit");
+            writeln!(out, "  {symbol} group_target_ou {} {{", quote(name))?;
+            render_update(out, styles, "organizationalUnit", &before, &after)?;
+            writeln!(out, "    }}")
+        }
+        ChangeKind::MappingProperty => {
+            let key = string_field(change.before.as_ref(), "key");
+            let expression = string_field(change.before.as_ref(), "expression");
+            writeln!(out, "  {symbol} mapping_property {} {{", quote(&key))?;
+            writeln!(
+                out,
+                "      {symbol} expression = {} {} null",
+                quote(&expression),
+                styles.dim.apply_to("->")
+            )?;
+            writeln!(out, "    }}")
+        }
+    }
+}
+
+fn render_update(
+    out: &mut dyn Write,
+    styles: &Styles,
+    name: &str,
+    before: &str,
+    after: &str,
+) -> io::Result<()> {
+    let tilde = styles.change.apply_to('~');
+    if before.chars().count() <= LONG_VALUE && after.chars().count() <= LONG_VALUE {
+        return writeln!(
+            out,
+            "      {tilde} {name} = {} {} {}",
+            quote(before),
+            styles.dim.apply_to("->"),
+            quote(after)
+        );
+    }
+    writeln!(out, "      {tilde} {name} = <<-DIFF (one RDN per line)")?;
+    let old = one_rdn_per_line(before);
+    let new = one_rdn_per_line(after);
+    let diff = TextDiff::from_lines(&old, &new);
+    for change in diff.iter_all_changes() {
+        let line = change.value().trim_end_matches('\n');
+        match change.tag() {
+            ChangeTag::Delete => writeln!(
+                out,
+                "          {}",
+                styles.delete.apply_to(format!("- {line}"))
+            )?,
+            ChangeTag::Insert => writeln!(
+                out,
+                "          {}",
+                styles.add.apply_to(format!("+ {line}"))
+            )?,
+            ChangeTag::Equal => writeln!(out, "            {line}")?,
+        }
+    }
+    writeln!(out, "        DIFF")
+}
+
+/// Splits a DN into one RDN per line at unescaped commas, for diffs of long values.
+fn one_rdn_per_line(dn: &str) -> String {
+    let mut text = String::with_capacity(dn.len() + 8);
+    let mut escaped = false;
+    for ch in dn.chars() {
+        if escaped {
+            escaped = false;
+            text.push(ch);
+            continue;
+        }
+        match ch {
+            '\\' => {
+                escaped = true;
+                text.push(ch);
+            }
+            ',' => text.push_str(",\n"),
+            _ => text.push(ch),
+        }
+    }
+    text.push('\n');
+    text
+}
+
+fn string_field(value: Option<&Value>, key: &str) -> String {
+    value
+        .and_then(|v| v.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn quote(value: &str) -> String {
+    Value::String(value.to_string()).to_string()
+}
+
+/// Renders the plan to a string (tests, snapshots).
+#[must_use]
+pub fn render_to_string(plan: &Plan, color: bool) -> String {
+    let mut buffer = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = render_plan(plan, &mut buffer, color);
+    String::from_utf8_lossy(&buffer).into_owned()
+}
