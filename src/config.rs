@@ -313,3 +313,121 @@ pub fn file_diff(path: &Path, old: &str, new: &str) -> String {
         )
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{directory, org};
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("ouguard.toml"))
+    }
+
+    const GOOD: &str = r#"
+# Our org
+[org]
+url = "https://acme.okta.com"
+
+[directory."corp.example.com"]   # the AD domain
+import_ous = [
+  "OU=Staff,DC=corp,DC=example,DC=com",
+  "OU=Contractors,DC=corp,DC=example,DC=com",
+]
+
+[[retarget]]
+directory = "corp.example.com"
+group = "Marketing"
+to = "OU=Staff,DC=corp,DC=example,DC=com"
+
+[plan]
+strategy = "add-ou"
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.org_url.as_deref(), Some("https://acme.okta.com"));
+        assert_eq!(config.directories.len(), 1);
+        assert_eq!(config.directories[0].key, "corp.example.com");
+        assert_eq!(config.directories[0].line, 6);
+        assert_eq!(config.directories[0].import_ous.len(), 2);
+        assert_eq!(config.retargets[0].group, "Marketing");
+        assert_eq!(config.retargets[0].origin, "ouguard.toml line 15");
+        assert_eq!(config.strategy, Some(Strategy::AddOu));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_fix() {
+        let cases: &[(&str, &str)] = &[
+            ("[org]\nurl = \"x\"\ncolour = 1\n", "failed to read `ouguard.toml`: line 3: unknown field `colour`"),
+            ("[directory.\"corp.example.com\"]\nimport_ous = [\n  \"OU=Sales,,DC=x\",\n]\n", "line 3: `OU=Sales,,DC=x` is not a valid DN"),
+            ("[directory.\"corp.example.com\"]\nimport_ous = \"OU=Staff\"\n", "line 2: invalid type"),
+            ("[directory.\"corp.example.com\"]\nimport_ous = [\"OU=Staff,DC=emea,DC=example,DC=com\"]\n", "line 2: `OU=Staff,DC=emea,DC=example,DC=com` is not in the domain `corp.example.com`"),
+            ("[plan]\nstrategy = \"yolo\"\n", "line 2: `yolo` is not a strategy"),
+            ("[plan\n", "line 1:"),
+            ("[[retarget]]\ngroup = \"G\"\nto = \"nope\"\n", "line 3: retarget destination `nope` is not a valid DN"),
+            ("[[retarget]]\ngroup = \"G\"\n", "missing field `to`"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{text:?}\n got: {message}");
+            assert!(!message.ends_with('.'), "{message}");
+        }
+        let huge = format!("[directory.\"corp.example.com\"]\nimport_ous = [\"OU={}\"]\n", "x,".repeat(50_000));
+        assert!(parse(&huge).unwrap_err().to_string().len() < 1_000);
+    }
+
+    #[test]
+    fn a_missing_default_file_declares_nothing() {
+        let missing = Path::new("/nonexistent/ouguard.toml");
+        assert_eq!(Config::load(missing, false).unwrap(), Config::default());
+        assert!(Config::load(missing, true).is_err());
+    }
+
+    #[test]
+    fn declares_import_ous_and_refuses_unknown_directories() {
+        let config = parse(GOOD).unwrap();
+        let mut state = org(vec![directory("corp.example.com", None)]);
+        config.declare_import_ous(&mut state).unwrap();
+        let declared = state.directories[0].import_ous.as_ref().unwrap();
+        assert_eq!(declared.ous.len(), 2);
+        assert!(matches!(declared.source, ImportOuSource::Config { .. }));
+
+        let mut other = org(vec![directory("emea.example.com", None)]);
+        let message = config.declare_import_ous(&mut other).unwrap_err().to_string();
+        assert!(message.contains("line 6: directory `corp.example.com` does not exist in the org"), "{message}");
+        assert!(message.contains("`emea.example.com`"), "{message}");
+    }
+
+    #[test]
+    fn adding_import_ous_keeps_comments_and_skips_equal_ones() {
+        let (text, added) = add_import_ous(
+            GOOD,
+            Path::new("ouguard.toml"),
+            "corp.example.com",
+            &["ou=staff, dc=corp,dc=example,dc=com".into(), "OU=Marketing,DC=corp,DC=example,DC=com".into()],
+        )
+        .unwrap();
+        assert_eq!(added, vec!["OU=Marketing,DC=corp,DC=example,DC=com".to_string()]);
+        assert!(text.contains("# Our org"));
+        assert!(text.contains("# the AD domain"));
+        let reparsed = parse(&text).unwrap();
+        assert_eq!(reparsed.directories[0].import_ous.len(), 3);
+        let diff = file_diff(Path::new("ouguard.toml"), GOOD, &text);
+        assert!(diff.contains("+  \"OU=Marketing,DC=corp,DC=example,DC=com\","), "{diff}");
+    }
+
+    #[test]
+    fn adding_import_ous_to_an_empty_file_creates_the_table() {
+        let (text, _) = add_import_ous(
+            "",
+            Path::new("ouguard.toml"),
+            "emea.example.com",
+            &["OU=Staff,DC=emea,DC=example,DC=com".into()],
+        )
+        .unwrap();
+        let reparsed = parse(&text).unwrap();
+        assert_eq!(reparsed.directories[0].key, "emea.example.com");
+        assert_eq!(reparsed.directories[0].import_ous, vec!["OU=Staff,DC=emea,DC=example,DC=com"]);
+    }
+}

@@ -9,6 +9,8 @@ pub mod config;
 pub mod dn;
 pub mod exit;
 pub mod files;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod plan;
 pub mod planner;
 pub mod prompt;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::dn::Dn;
 use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange, Warning};
-use crate::rules::{self, Evaluation, Finding, GroupRef, ImportOuIndex, Notice, NoticeKind, Rule};
+use crate::rules::{self, Evaluation, Finding, GroupRef, ImportOuIndex, Rule};
 use crate::state::{AppStatus, Directory, OrgState};
 
 /// How to fix an R1 finding.
@@ -651,12 +651,396 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
     }
 }
 
-/// Notices of one kind, for callers that branch on them.
-#[must_use]
-pub fn notices_of(evaluation: &Evaluation, kind: NoticeKind) -> Vec<&Notice> {
-    evaluation
-        .notices
-        .iter()
-        .filter(|n| n.kind == kind)
-        .collect()
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::rules::evaluate;
+
+    const IMPORTS: &[&str] = &[
+        "OU=Staff,DC=corp,DC=example,DC=com",
+        "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com",
+        "OU=Contractors,DC=corp,DC=example,DC=com",
+    ];
+
+    fn corp(groups: &[(&str, &str, Option<&str>)]) -> OrgState {
+        let mut dir = directory("corp.example.com", Some(IMPORTS));
+        for (id, name, ou) in groups {
+            dir.assignments.push(assignment(id, name, *ou));
+        }
+        org(vec![dir])
+    }
+
+    fn options(strategy: Strategy) -> PlanOptions {
+        PlanOptions {
+            strategy,
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        }
+    }
+
+    fn pin(group: &str, to: &str) -> RetargetPin {
+        RetargetPin {
+            directory: None,
+            group: group.to_string(),
+            to: to.to_string(),
+            origin: "--retarget".to_string(),
+        }
+    }
+
+    fn run(state: &OrgState, options: &PlanOptions) -> Result<Plan, PlanError> {
+        plan(state, &evaluate(state), options, &mut NoChooser)
+    }
+
+    /// A chooser that answers from a script and records what it was offered.
+    struct Scripted {
+        answers: Vec<Choice>,
+        offered: Vec<Vec<Candidate>>,
+    }
+
+    impl Chooser for Scripted {
+        fn choose(&mut self, _: &Finding, candidates: &[Candidate]) -> Result<Choice, String> {
+            self.offered.push(candidates.to_vec());
+            if self.answers.is_empty() {
+                Err("interrupted".to_string())
+            } else {
+                Ok(self.answers.remove(0))
+            }
+        }
+    }
+
+    const MARKETING: &str = "OU=Marketing,DC=corp,DC=example,DC=com";
+
+    #[test]
+    fn add_ou_plans_a_manual_import_ou() {
+        let state = corp(&[("00g1", "Marketing", Some(MARKETING))]);
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert_eq!(plan.resource_changes.len(), 1);
+        let change = &plan.resource_changes[0];
+        assert_eq!(change.kind, ChangeKind::ImportOu);
+        assert_eq!(change.action, Action::Add);
+        assert_eq!(change.execution, Execution::Manual);
+        assert_eq!(change.after, Some(json!({ "ou": MARKETING })));
+        assert_eq!(change.finding, "R1:corp.example.com:00g1");
+        assert_eq!(plan.summary.manual, 1);
+    }
+
+    #[test]
+    fn add_ou_merges_equal_and_nested_ous() {
+        let state = corp(&[
+            ("00g1", "A", Some(MARKETING)),
+            ("00g2", "B", Some("ou=marketing, dc=corp,dc=example,dc=com")),
+            ("00g3", "C", Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com")),
+            ("00g4", "D", Some("OU=Legal,DC=corp,DC=example,DC=com")),
+        ]);
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert_eq!(plan.resource_changes.len(), 2);
+        let marketing = &plan.resource_changes[1];
+        assert_eq!(marketing.after, Some(json!({ "ou": MARKETING })));
+        let fixed: Vec<&str> = marketing.fixed_findings().collect();
+        assert_eq!(
+            fixed,
+            vec!["R1:corp.example.com:00g1", "R1:corp.example.com:00g2", "R1:corp.example.com:00g3"]
+        );
+    }
+
+    #[test]
+    fn retarget_uses_pins_by_name_or_id() {
+        let state = corp(&[("00g1", "Marketing", Some(MARKETING)), ("00g2", "Web", Some(MARKETING))]);
+        let mut opts = options(Strategy::Retarget);
+        opts.pins = vec![
+            pin("Marketing", "OU=Staff,DC=corp,DC=example,DC=com"),
+            pin("00g2", "OU=Team,OU=Staff,DC=corp,DC=example,DC=com"),
+        ];
+        let plan = run(&state, &opts).unwrap();
+        assert_eq!(plan.resource_changes.len(), 2);
+        for change in &plan.resource_changes {
+            assert_eq!(change.kind, ChangeKind::GroupTargetOu);
+            assert_eq!(change.before, Some(json!({ "organizationalUnit": MARKETING })));
+            assert_eq!(
+                change.precondition,
+                Some(json!({ "lastUpdated": crate::fixtures::LAST_UPDATED, "organizationalUnit": MARKETING }))
+            );
+        }
+        assert_eq!(
+            plan.resource_changes[1].after,
+            Some(json!({ "organizationalUnit": "OU=Team,OU=Staff,DC=corp,DC=example,DC=com" }))
+        );
+        assert!(plan.warnings.iter().any(|w| w.id == "retarget-moves-users:corp.example.com"));
+    }
+
+    #[test]
+    fn a_pin_wins_over_the_strategy() {
+        let state = corp(&[("00g1", "Marketing", Some(MARKETING))]);
+        let mut opts = options(Strategy::AddOu);
+        opts.pins = vec![pin("Marketing", "OU=Staff,DC=corp,DC=example,DC=com")];
+        let plan = run(&state, &opts).unwrap();
+        assert_eq!(plan.resource_changes[0].kind, ChangeKind::GroupTargetOu);
+    }
+
+    #[test]
+    fn retarget_without_destination_lists_ranked_candidates() {
+        let state = corp(&[("00g1", "Marketing", Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com"))]);
+        let error = run(&state, &options(Strategy::Retarget)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("1 finding has no usable retarget destination"), "{text}");
+        let sales = text.find("OU=Sales,OU=Regions").unwrap();
+        let staff = text.find("OU=Staff,DC=corp").unwrap();
+        assert!(sales < staff, "the candidate sharing OU=Regions ranks first: {text}");
+    }
+
+    #[test]
+    fn destinations_not_covered_or_in_another_domain_are_refused() {
+        let state = corp(&[("00g1", "Marketing", Some(MARKETING))]);
+        for (to, expected) in [
+            ("OU=Legal,DC=corp,DC=example,DC=com", "not an import OU"),
+            ("OU=Staff,DC=emea,DC=example,DC=com", "outside the domain"),
+            ("OU=Staff,,DC=corp", "not a valid DN"),
+        ] {
+            let mut opts = options(Strategy::Retarget);
+            opts.pins = vec![pin("Marketing", to)];
+            let text = run(&state, &opts).unwrap_err().to_string();
+            assert!(text.contains(expected), "{to}: {text}");
+        }
+    }
+
+    #[test]
+    fn ask_offers_ranked_candidates_and_follows_answers() {
+        let state = corp(&[
+            ("00g1", "A", Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com")),
+            ("00g2", "B", Some(MARKETING)),
+            ("00g3", "C", Some("OU=Legal,DC=corp,DC=example,DC=com")),
+        ]);
+        let mut chooser = Scripted {
+            answers: vec![
+                Choice::Retarget("OU=Sales,OU=Regions,DC=corp,DC=example,DC=com".into()),
+                Choice::AddOu,
+                Choice::Skip,
+            ],
+            offered: vec![],
+        };
+        let plan = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap();
+        assert_eq!(chooser.offered.len(), 3);
+        assert_eq!(chooser.offered[0][0].ou, "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com");
+        assert_eq!(chooser.offered[0][0].shared_suffix, 4);
+        let kinds: Vec<_> = plan.resource_changes.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, vec![ChangeKind::ImportOu, ChangeKind::GroupTargetOu]);
+        assert_eq!(plan.findings.len(), 3, "skipped findings stay in the plan");
+    }
+
+    #[test]
+    fn ask_refuses_an_uncovered_choice_and_cancels_on_interrupt() {
+        let state = corp(&[("00g1", "A", Some(MARKETING))]);
+        let mut chooser = Scripted {
+            answers: vec![Choice::Retarget("OU=Legal,DC=corp,DC=example,DC=com".into())],
+            offered: vec![],
+        };
+        let error = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap_err();
+        assert!(matches!(error, PlanError::Destinations(_)));
+        let mut chooser = Scripted { answers: vec![], offered: vec![] };
+        let error = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap_err();
+        assert_eq!(error, PlanError::Cancelled("interrupted".into()));
+        assert!(run(&state, &options(Strategy::Ask)).is_err(), "ask without a person is refused");
+    }
+
+    #[test]
+    fn dn_mappings_are_deleted() {
+        let mut state = corp(&[]);
+        let app_id = state.directories[0].app_id.clone();
+        state.directories[0]
+            .mappings
+            .push(mapping("prm1", &app_id, &[("dn", Some("user.dn")), ("cn", Some("user.login"))]));
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert_eq!(plan.resource_changes.len(), 1);
+        let change = &plan.resource_changes[0];
+        assert_eq!(change.kind, ChangeKind::MappingProperty);
+        assert_eq!(change.action, Action::Delete);
+        assert_eq!(change.mapping_id.as_deref(), Some("prm1"));
+        assert_eq!(change.before, Some(json!({ "key": "dn", "expression": "user.dn" })));
+        assert_eq!(change.after, None);
+        assert_eq!(change.address, r#"directory["corp.example.com"].mapping["user"].property["dn"]"#);
+    }
+
+    #[test]
+    fn inactive_directories_and_related_findings_get_no_change() {
+        let mut state = corp(&[
+            ("00g1", "A", Some(MARKETING)),
+            ("00g2", "B", None),
+            ("00g3", "C", Some("garbage")),
+        ]);
+        let plan_active = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert_eq!(plan_active.resource_changes.len(), 1);
+        state.directories[0].status = AppStatus::Inactive;
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert!(plan.resource_changes.is_empty());
+        assert_eq!(plan.findings.len(), 3);
+    }
+
+    #[test]
+    fn selectors_narrow_the_plan() {
+        let mut state = corp(&[("00g1", "A", Some(MARKETING)), ("00g2", "B", Some(MARKETING))]);
+        let mut emea = directory("emea.example.com", Some(&[]));
+        emea.assignments.push(assignment("00g9", "Z", Some("OU=X,DC=emea,DC=example,DC=com")));
+        state.directories.push(emea);
+        let count = |targets: &[&str], excludes: &[&str]| {
+            let mut opts = options(Strategy::AddOu);
+            opts.targets = targets.iter().map(|s| Selector((*s).to_string())).collect();
+            opts.excludes = excludes.iter().map(|s| Selector((*s).to_string())).collect();
+            run(&state, &opts).unwrap().findings.len()
+        };
+        assert_eq!(count(&[], &[]), 3);
+        assert_eq!(count(&["emea.example.com"], &[]), 1);
+        assert_eq!(count(&["group:A"], &[]), 1);
+        assert_eq!(count(&["R1:corp.example.com:00g2"], &[]), 1);
+        assert_eq!(count(&[], &["corp.example.com"]), 1);
+        assert_eq!(count(&["corp.example.com"], &["group:00g1"]), 1);
+    }
+
+    #[test]
+    fn nothing_to_do_is_an_empty_plan() {
+        let state = corp(&[("00g1", "A", Some("OU=Staff,DC=corp,DC=example,DC=com"))]);
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        assert!(!plan.has_changes());
+        assert!(plan.findings.is_empty());
+    }
+
+    #[test]
+    fn flag_pins_parse_at_the_first_equals() {
+        let pin = RetargetPin::parse_flag("Marketing=OU=Staff,DC=corp").unwrap();
+        assert_eq!(pin.group, "Marketing");
+        assert_eq!(pin.to, "OU=Staff,DC=corp");
+        assert!(RetargetPin::parse_flag("Marketing").is_err());
+        assert!(RetargetPin::parse_flag("=OU=x").is_err());
+    }
+
+    #[test]
+    fn applying_a_plan_in_memory_clears_its_findings() {
+        let mut state = corp(&[
+            ("00g1", "A", Some(MARKETING)),
+            ("00g2", "B", Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com")),
+        ]);
+        let app_id = state.directories[0].app_id.clone();
+        state.directories[0].mappings.push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
+        let plan = run(&state, &options(Strategy::AddOu)).unwrap();
+        for change in &plan.resource_changes {
+            apply_change_in_memory(&mut state, change);
+        }
+        assert!(evaluate(&state).findings.is_empty());
+        assert!(!run(&state, &options(Strategy::AddOu)).unwrap().has_changes());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::{any, prop_assert, proptest, ProptestConfig, Strategy as _};
+    use proptest::strategy::BoxedStrategy;
+
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::rules::evaluate;
+
+    const DOMAINS: &[&str] = &["corp.example.com", "emea.example.com", "example.org"];
+    const OU_PATHS: &[&str] = &[
+        "OU=Staff",
+        "OU=Sales,OU=Staff",
+        "OU=Marketing",
+        "OU=Web,OU=Marketing",
+        "ou=marketing ",
+        "OU=Contractors",
+        "OU=A\\,B",
+        "OU=Zürich,OU=Regions",
+        "OU=Regions",
+        "CN=Users",
+    ];
+
+    fn domain_dn(domain: &str) -> String {
+        domain.split('.').map(|p| format!("DC={p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// A group's OU: in the directory's domain, in another one, invalid, or missing.
+    fn group_ou() -> BoxedStrategy<(usize, u8, usize)> {
+        (0..OU_PATHS.len(), 0u8..10, 0..DOMAINS.len()).boxed()
+    }
+
+    fn org_state() -> BoxedStrategy<OrgState> {
+        let directory_strategy = (
+            0..DOMAINS.len(),
+            proptest::option::weighted(0.85, proptest::collection::vec(0..OU_PATHS.len(), 0..4)),
+            proptest::collection::vec(group_ou(), 0..12),
+            proptest::collection::vec((0u8..4, proptest::option::of("[a-z.]{1,8}")), 0..4),
+            any::<bool>(),
+        );
+        proptest::collection::vec(directory_strategy, 1..4).prop_map(|dirs| {
+            let mut seen = HashSet::new();
+            let mut directories = Vec::new();
+            for (d, imports, groups, props, inactive) in dirs {
+                let domain = DOMAINS[d];
+                if !seen.insert(domain) {
+                    continue;
+                }
+                let base = domain_dn(domain);
+                let import_ous: Option<Vec<String>> =
+                    imports.map(|ous| ous.iter().map(|i| format!("{},{base}", OU_PATHS[*i])).collect());
+                let refs: Option<Vec<&str>> =
+                    import_ous.as_ref().map(|v| v.iter().map(String::as_str).collect());
+                let mut dir = directory(domain, refs.as_deref());
+                if inactive {
+                    dir.status = AppStatus::Inactive;
+                }
+                for (n, (ou, kind, other)) in groups.into_iter().enumerate() {
+                    let value = match kind {
+                        0 => None,
+                        1 => Some(format!("{},,{base}", OU_PATHS[ou])),
+                        2 => Some(format!("{},{}", OU_PATHS[ou], domain_dn(DOMAINS[other]))),
+                        _ => Some(format!("{},{base}", OU_PATHS[ou])),
+                    };
+                    dir.assignments.push(assignment(&format!("00g{d}x{n}"), &format!("G{n}"), value.as_deref()));
+                }
+                let keys = ["dn", "distinguishedName", "cn", "DN"];
+                let properties: Vec<(&str, Option<&str>)> = props
+                    .iter()
+                    .map(|(k, e)| (keys[*k as usize], e.as_deref()))
+                    .collect();
+                let app_id = dir.app_id.clone();
+                let mut unique = properties.clone();
+                unique.sort_by_key(|p| p.0);
+                unique.dedup_by_key(|p| p.0);
+                dir.mappings.push(mapping(&format!("prm{d}"), &app_id, &unique));
+                directories.push(dir);
+            }
+            org(directories)
+        })
+        .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn an_applied_add_ou_plan_leaves_no_r1_or_r2_finding(mut state in org_state()) {
+            let options = PlanOptions {
+                strategy: Strategy::AddOu,
+                created_at: "2026-11-29T18:00:00Z".to_string(),
+                ..PlanOptions::default()
+            };
+            let first = plan(&state, &evaluate(&state), &options, &mut NoChooser).unwrap();
+            for change in &first.resource_changes {
+                apply_change_in_memory(&mut state, change);
+            }
+            let after = evaluate(&state);
+            let active = |f: &&Finding| {
+                state.directory(&f.directory.app_id).is_some_and(|d| d.status == AppStatus::Active)
+            };
+            let left: Vec<&Finding> = after
+                .findings
+                .iter()
+                .filter(|f| f.rule.is_fixable())
+                .filter(active)
+                .collect();
+            prop_assert!(left.is_empty(), "left: {:?}", left);
+            let second = plan(&state, &after, &options, &mut NoChooser).unwrap();
+            prop_assert!(!second.has_changes(), "second plan: {:?}", second.resource_changes);
+        }
+    }
 }

@@ -330,3 +330,120 @@ pub fn render_to_string(plan: &Plan, color: bool) -> String {
     let _ = render_plan(plan, &mut buffer, color);
     String::from_utf8_lossy(&buffer).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::planner::{plan, NoChooser, PlanOptions, RetargetPin, Strategy};
+    use crate::state::OrgState;
+
+    const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=com";
+
+    fn render(state: &OrgState, strategy: Strategy, pins: &[(&str, &str)], color: bool) -> String {
+        let options = PlanOptions {
+            strategy,
+            pins: pins
+                .iter()
+                .map(|(group, to)| RetargetPin {
+                    directory: None,
+                    group: (*group).to_string(),
+                    to: (*to).to_string(),
+                    origin: "--retarget".to_string(),
+                })
+                .collect(),
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(state);
+        let plan = plan(state, &evaluation, &options, &mut NoChooser).unwrap();
+        render_to_string(&plan, color)
+    }
+
+    fn corp(groups: &[(&str, &str, Option<&str>)], dn_mapped: bool) -> OrgState {
+        let mut dir = directory("corp.example.com", Some(&[STAFF]));
+        for (id, name, ou) in groups {
+            dir.assignments.push(assignment(id, name, *ou));
+        }
+        if dn_mapped {
+            let app_id = dir.app_id.clone();
+            dir.mappings.push(mapping(
+                "prm1corp",
+                &app_id,
+                &[("dn", Some("\"CN=\" + user.login + \",OU=Staff,DC=corp,DC=example,DC=com\""))],
+            ));
+        }
+        org(vec![dir])
+    }
+
+    const MARKETING: (&str, &str, Option<&str>) =
+        ("00g1mkt", "Marketing", Some("OU=Marketing,DC=corp,DC=example,DC=com"));
+
+    #[test]
+    fn no_changes() {
+        insta::assert_snapshot!(render(&corp(&[("00g1", "Staff", Some(STAFF))], false), Strategy::AddOu, &[], false));
+    }
+
+    #[test]
+    fn manual_import_ou_alone() {
+        insta::assert_snapshot!(render(&corp(&[MARKETING], false), Strategy::AddOu, &[], false));
+    }
+
+    #[test]
+    fn retarget_alone() {
+        insta::assert_snapshot!(render(&corp(&[MARKETING], false), Strategy::Retarget, &[("Marketing", STAFF)], false));
+    }
+
+    #[test]
+    fn mapping_delete_alone() {
+        insta::assert_snapshot!(render(&corp(&[], true), Strategy::AddOu, &[], false));
+    }
+
+    #[test]
+    fn all_three_together_with_unfixed_findings() {
+        let state = corp(
+            &[
+                MARKETING,
+                ("00g2web", "Web", Some("OU=Web,DC=corp,DC=example,DC=com")),
+                ("00g3bad", "Broken", Some("OU=Sales,,DC=corp")),
+                ("00g4emea", "Emea", Some("OU=Staff,DC=emea,DC=example,DC=com")),
+                ("00g5none", "NoOu", None),
+            ],
+            true,
+        );
+        insta::assert_snapshot!(render(&state, Strategy::AddOu, &[("Web", STAFF)], false));
+    }
+
+    #[test]
+    fn long_values_get_a_diff() {
+        let long = "OU=Digital Marketing Europe,OU=Marketing,OU=Departments,DC=corp,DC=example,DC=com";
+        let state = corp(&[("00g1", "Digital", Some(long))], false);
+        let to = "OU=Digital Marketing Europe,OU=Staff,DC=corp,DC=example,DC=com";
+        insta::assert_snapshot!(render(&state, Strategy::Retarget, &[("Digital", to)], false));
+    }
+
+    #[test]
+    fn undeclared_import_ous_and_inactive_directory() {
+        let mut state = corp(&[MARKETING], false);
+        let mut emea = directory("emea.example.com", None);
+        emea.assignments.push(assignment("00g9", "Emea Staff", Some("OU=X,DC=emea,DC=example,DC=com")));
+        state.directories.push(emea);
+        state.directories[0].status = crate::state::AppStatus::Inactive;
+        insta::assert_snapshot!(render(&state, Strategy::AddOu, &[], false));
+    }
+
+    #[test]
+    fn colored() {
+        let state = corp(&[MARKETING, ("00g2web", "Web", Some("OU=Web,DC=corp,DC=example,DC=com"))], true);
+        let text = render(&state, Strategy::AddOu, &[("Web", STAFF)], true);
+        assert!(text.contains("\u{1b}["), "colored output has escapes");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn plain_has_no_escapes() {
+        let state = corp(&[MARKETING], true);
+        assert!(!render(&state, Strategy::AddOu, &[], false).contains('\u{1b}'));
+    }
+}

@@ -372,3 +372,154 @@ pub fn truncate_for_message(value: &str) -> String {
         format!("{kept}… ({} characters)", value.chars().count())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+
+    const CORP_IMPORTS: &[&str] = &[
+        "OU=Staff,DC=corp,DC=example,DC=com",
+        "OU=Contractors,DC=corp,DC=example,DC=com",
+    ];
+
+    /// Evaluates one group in `corp.example.com` and returns the rules it violates.
+    fn rules_for_group_ou(ou: Option<&str>, imports: Option<&[&str]>) -> Vec<Rule> {
+        let mut dir = directory("corp.example.com", imports);
+        dir.assignments.push(assignment("00g1", "G", ou));
+        evaluate(&org(vec![dir])).findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn group_ou_rules_table() {
+        use Rule::*;
+        let cases: &[(Option<&str>, &[Rule])] = &[
+            (Some("OU=Staff,DC=corp,DC=example,DC=com"), &[]),
+            (Some("ou=staff , dc=CORP,dc=example,dc=com"), &[]),
+            (Some("OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"), &[]),
+            (Some("CN=x,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"), &[]),
+            (Some("OU=Marketing,DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
+            (Some("OU=Staff2,DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
+            (Some("DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
+            (Some("OU=Staff,DC=emea,DC=example,DC=com"), &[GroupOuOtherDomain]),
+            (Some("OU=Staff,DC=example,DC=com"), &[GroupOuOtherDomain]),
+            (Some("OU=Staff"), &[GroupOuOtherDomain]),
+            (Some("OU=Staff,,DC=corp,DC=example,DC=com"), &[GroupOuInvalid]),
+            (Some("not a dn"), &[GroupOuInvalid]),
+            (Some(""), &[GroupOuMissing]),
+            (Some("   "), &[GroupOuMissing]),
+            (None, &[GroupOuMissing]),
+        ];
+        for (ou, expected) in cases {
+            assert_eq!(
+                rules_for_group_ou(*ou, Some(CORP_IMPORTS)),
+                expected.to_vec(),
+                "OU {ou:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn undeclared_import_ous_skip_r1_with_a_notice() {
+        assert!(rules_for_group_ou(Some("OU=Marketing,DC=corp,DC=example,DC=com"), None).is_empty());
+        // The related findings need no import OUs.
+        assert_eq!(rules_for_group_ou(None, None), vec![Rule::GroupOuMissing]);
+        let mut dir = directory("corp.example.com", None);
+        dir.assignments.push(assignment("00g1", "G", Some("OU=X,DC=corp,DC=example,DC=com")));
+        let evaluation = evaluate(&org(vec![dir]));
+        assert_eq!(evaluation.notices.len(), 1);
+        assert_eq!(evaluation.notices[0].kind, NoticeKind::ImportOusUndeclared);
+        assert_eq!(evaluation.notices[0].id, "import-ous-undeclared:corp.example.com");
+        assert!(evaluation.notices[0].message.contains("ouguard import-ous"));
+    }
+
+    #[test]
+    fn empty_declared_list_flags_every_group() {
+        assert_eq!(
+            rules_for_group_ou(Some("OU=Staff,DC=corp,DC=example,DC=com"), Some(&[])),
+            vec![Rule::GroupOuNotImported]
+        );
+    }
+
+    #[test]
+    fn bad_declared_import_ous_are_ignored_with_notices() {
+        let mut dir = directory(
+            "corp.example.com",
+            Some(&["OU=Staff,,DC=corp", "OU=Staff,DC=emea,DC=example,DC=com"]),
+        );
+        dir.assignments.push(assignment("00g1", "G", Some("OU=Staff,DC=corp,DC=example,DC=com")));
+        let evaluation = evaluate(&org(vec![dir]));
+        let kinds: Vec<_> = evaluation.notices.iter().map(|n| n.kind).collect();
+        assert_eq!(kinds, vec![NoticeKind::ImportOuInvalid, NoticeKind::ImportOuInvalid]);
+        assert_eq!(evaluation.findings[0].rule, Rule::GroupOuNotImported);
+    }
+
+    #[test]
+    fn dn_mapping_rules_table() {
+        let cases: &[(&[(&str, Option<&str>)], usize)] = &[
+            (&[("dn", Some("user.dn"))], 1),
+            (&[("dn", None)], 0),
+            (&[("distinguishedName", Some("x"))], 1),
+            (&[("DISTINGUISHEDNAME", Some("x"))], 1),
+            (&[("DN", Some("x"))], 0),
+            (&[("cn", Some("user.login")), ("dn", Some("x")), ("distinguishedname", Some("y"))], 2),
+            (&[("sAMAccountName", Some("user.login"))], 0),
+            (&[], 0),
+        ];
+        for (properties, expected) in cases {
+            let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
+            let app_id = dir.app_id.clone();
+            dir.mappings.push(mapping("prm1", &app_id, properties));
+            let evaluation = evaluate(&org(vec![dir]));
+            assert_eq!(evaluation.findings.len(), *expected, "{properties:?}");
+            assert!(evaluation.findings.iter().all(|f| f.rule == Rule::DnMapped));
+        }
+    }
+
+    #[test]
+    fn finding_ids_are_stable() {
+        let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
+        let app_id = dir.app_id.clone();
+        dir.assignments.push(assignment("00gA", "A", Some("OU=M,DC=corp,DC=example,DC=com")));
+        dir.assignments.push(assignment("00gB", "B", Some("bad")));
+        dir.assignments.push(assignment("00gC", "C", Some("OU=M,DC=other,DC=com")));
+        dir.assignments.push(assignment("00gD", "D", None));
+        dir.mappings.push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
+        let ids: Vec<String> = evaluate(&org(vec![dir])).findings.into_iter().map(|f| f.id).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "R1:corp.example.com:00gA",
+                "R1-invalid:corp.example.com:00gB",
+                "R1-other-domain:corp.example.com:00gC",
+                "R1-missing:corp.example.com:00gD",
+                "R2:corp.example.com:prm1:dn",
+            ]
+        );
+    }
+
+    #[test]
+    fn inactive_and_mapping_less_directories_get_notices() {
+        let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
+        dir.status = AppStatus::Inactive;
+        dir.mappings_read = false;
+        dir.assignments.push(assignment("00gA", "A", Some("OU=M,DC=corp,DC=example,DC=com")));
+        let evaluation = evaluate(&org(vec![dir]));
+        assert_eq!(evaluation.findings.len(), 1, "inactive directories still report findings");
+        let kinds: Vec<_> = evaluation.notices.iter().map(|n| n.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![NoticeKind::DirectoryInactive, NoticeKind::MappingsUnavailable]
+        );
+    }
+
+    #[test]
+    fn huge_values_are_truncated_in_messages() {
+        let huge = format!("OU={},DC=corp,DC=example,DC=com", "x".repeat(100_000));
+        let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
+        dir.assignments.push(assignment("00gA", "A", Some(&huge)));
+        let evaluation = evaluate(&org(vec![dir]));
+        assert_eq!(evaluation.findings[0].rule, Rule::GroupOuNotImported);
+        assert!(evaluation.findings[0].message.len() < 1_000);
+    }
+}
