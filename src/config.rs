@@ -373,7 +373,10 @@ strategy = "add-ou"
             assert!(message.contains(expected), "{text:?}\n got: {message}");
             assert!(!message.ends_with('.'), "{message}");
         }
-        let huge = format!("[directory.\"corp.example.com\"]\nimport_ous = [\"OU={}\"]\n", "x,".repeat(50_000));
+        let huge = format!(
+            "[directory.\"corp.example.com\"]\nimport_ous = [\"OU={}\"]\n",
+            "x,".repeat(50_000)
+        );
         assert!(parse(&huge).unwrap_err().to_string().len() < 1_000);
     }
 
@@ -394,8 +397,14 @@ strategy = "add-ou"
         assert!(matches!(declared.source, ImportOuSource::Config { .. }));
 
         let mut other = org(vec![directory("emea.example.com", None)]);
-        let message = config.declare_import_ous(&mut other).unwrap_err().to_string();
-        assert!(message.contains("line 6: directory `corp.example.com` does not exist in the org"), "{message}");
+        let message = config
+            .declare_import_ous(&mut other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("line 6: directory `corp.example.com` does not exist in the org"),
+            "{message}"
+        );
         assert!(message.contains("`emea.example.com`"), "{message}");
     }
 
@@ -405,16 +414,25 @@ strategy = "add-ou"
             GOOD,
             Path::new("ouguard.toml"),
             "corp.example.com",
-            &["ou=staff, dc=corp,dc=example,dc=com".into(), "OU=Marketing,DC=corp,DC=example,DC=com".into()],
+            &[
+                "ou=staff, dc=corp,dc=example,dc=com".into(),
+                "OU=Marketing,DC=corp,DC=example,DC=com".into(),
+            ],
         )
         .unwrap();
-        assert_eq!(added, vec!["OU=Marketing,DC=corp,DC=example,DC=com".to_string()]);
+        assert_eq!(
+            added,
+            vec!["OU=Marketing,DC=corp,DC=example,DC=com".to_string()]
+        );
         assert!(text.contains("# Our org"));
         assert!(text.contains("# the AD domain"));
         let reparsed = parse(&text).unwrap();
         assert_eq!(reparsed.directories[0].import_ous.len(), 3);
         let diff = file_diff(Path::new("ouguard.toml"), GOOD, &text);
-        assert!(diff.contains("+  \"OU=Marketing,DC=corp,DC=example,DC=com\","), "{diff}");
+        assert!(
+            diff.contains("+  \"OU=Marketing,DC=corp,DC=example,DC=com\","),
+            "{diff}"
+        );
     }
 
     #[test]
@@ -428,6 +446,9 @@ strategy = "add-ou"
         .unwrap();
         let reparsed = parse(&text).unwrap();
         assert_eq!(reparsed.directories[0].key, "emea.example.com");
-        assert_eq!(reparsed.directories[0].import_ous, vec!["OU=Staff,DC=emea,DC=example,DC=com"]);
+        assert_eq!(
+            reparsed.directories[0].import_ous,
+            vec!["OU=Staff,DC=emea,DC=example,DC=com"]
+        );
     }
 }

@@ -31,7 +31,11 @@ pub fn org(directories: Vec<Directory>) -> OrgState {
 /// them undeclared.
 #[must_use]
 pub fn directory(domain: &str, import_ous: Option<&[&str]>) -> Directory {
-    let id: String = domain.chars().filter(char::is_ascii_alphanumeric).take(17).collect();
+    let id: String = domain
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(17)
+        .collect();
     Directory {
         app_id: format!("0oa{id}"),
         domain: domain.to_string(),

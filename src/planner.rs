@@ -651,7 +651,6 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,7 +730,11 @@ mod tests {
         let state = corp(&[
             ("00g1", "A", Some(MARKETING)),
             ("00g2", "B", Some("ou=marketing, dc=corp,dc=example,dc=com")),
-            ("00g3", "C", Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com")),
+            (
+                "00g3",
+                "C",
+                Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com"),
+            ),
             ("00g4", "D", Some("OU=Legal,DC=corp,DC=example,DC=com")),
         ]);
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
@@ -741,13 +744,20 @@ mod tests {
         let fixed: Vec<&str> = marketing.fixed_findings().collect();
         assert_eq!(
             fixed,
-            vec!["R1:corp.example.com:00g1", "R1:corp.example.com:00g2", "R1:corp.example.com:00g3"]
+            vec![
+                "R1:corp.example.com:00g1",
+                "R1:corp.example.com:00g2",
+                "R1:corp.example.com:00g3"
+            ]
         );
     }
 
     #[test]
     fn retarget_uses_pins_by_name_or_id() {
-        let state = corp(&[("00g1", "Marketing", Some(MARKETING)), ("00g2", "Web", Some(MARKETING))]);
+        let state = corp(&[
+            ("00g1", "Marketing", Some(MARKETING)),
+            ("00g2", "Web", Some(MARKETING)),
+        ]);
         let mut opts = options(Strategy::Retarget);
         opts.pins = vec![
             pin("Marketing", "OU=Staff,DC=corp,DC=example,DC=com"),
@@ -757,17 +767,25 @@ mod tests {
         assert_eq!(plan.resource_changes.len(), 2);
         for change in &plan.resource_changes {
             assert_eq!(change.kind, ChangeKind::GroupTargetOu);
-            assert_eq!(change.before, Some(json!({ "organizationalUnit": MARKETING })));
+            assert_eq!(
+                change.before,
+                Some(json!({ "organizationalUnit": MARKETING }))
+            );
             assert_eq!(
                 change.precondition,
-                Some(json!({ "lastUpdated": crate::fixtures::LAST_UPDATED, "organizationalUnit": MARKETING }))
+                Some(
+                    json!({ "lastUpdated": crate::fixtures::LAST_UPDATED, "organizationalUnit": MARKETING })
+                )
             );
         }
         assert_eq!(
             plan.resource_changes[1].after,
             Some(json!({ "organizationalUnit": "OU=Team,OU=Staff,DC=corp,DC=example,DC=com" }))
         );
-        assert!(plan.warnings.iter().any(|w| w.id == "retarget-moves-users:corp.example.com"));
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.id == "retarget-moves-users:corp.example.com"));
     }
 
     #[test]
@@ -781,13 +799,23 @@ mod tests {
 
     #[test]
     fn retarget_without_destination_lists_ranked_candidates() {
-        let state = corp(&[("00g1", "Marketing", Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com"))]);
+        let state = corp(&[(
+            "00g1",
+            "Marketing",
+            Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com"),
+        )]);
         let error = run(&state, &options(Strategy::Retarget)).unwrap_err();
         let text = error.to_string();
-        assert!(text.starts_with("1 finding has no usable retarget destination"), "{text}");
+        assert!(
+            text.starts_with("1 finding has no usable retarget destination"),
+            "{text}"
+        );
         let sales = text.find("OU=Sales,OU=Regions").unwrap();
         let staff = text.find("OU=Staff,DC=corp").unwrap();
-        assert!(sales < staff, "the candidate sharing OU=Regions ranks first: {text}");
+        assert!(
+            sales < staff,
+            "the candidate sharing OU=Regions ranks first: {text}"
+        );
     }
 
     #[test]
@@ -808,7 +836,11 @@ mod tests {
     #[test]
     fn ask_offers_ranked_candidates_and_follows_answers() {
         let state = corp(&[
-            ("00g1", "A", Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com")),
+            (
+                "00g1",
+                "A",
+                Some("OU=Web,OU=Regions,DC=corp,DC=example,DC=com"),
+            ),
             ("00g2", "B", Some(MARKETING)),
             ("00g3", "C", Some("OU=Legal,DC=corp,DC=example,DC=com")),
         ]);
@@ -820,9 +852,18 @@ mod tests {
             ],
             offered: vec![],
         };
-        let plan = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap();
+        let plan = plan(
+            &state,
+            &evaluate(&state),
+            &options(Strategy::Ask),
+            &mut chooser,
+        )
+        .unwrap();
         assert_eq!(chooser.offered.len(), 3);
-        assert_eq!(chooser.offered[0][0].ou, "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com");
+        assert_eq!(
+            chooser.offered[0][0].ou,
+            "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com"
+        );
         assert_eq!(chooser.offered[0][0].shared_suffix, 4);
         let kinds: Vec<_> = plan.resource_changes.iter().map(|c| c.kind).collect();
         assert_eq!(kinds, vec![ChangeKind::ImportOu, ChangeKind::GroupTargetOu]);
@@ -833,33 +874,61 @@ mod tests {
     fn ask_refuses_an_uncovered_choice_and_cancels_on_interrupt() {
         let state = corp(&[("00g1", "A", Some(MARKETING))]);
         let mut chooser = Scripted {
-            answers: vec![Choice::Retarget("OU=Legal,DC=corp,DC=example,DC=com".into())],
+            answers: vec![Choice::Retarget(
+                "OU=Legal,DC=corp,DC=example,DC=com".into(),
+            )],
             offered: vec![],
         };
-        let error = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap_err();
+        let error = plan(
+            &state,
+            &evaluate(&state),
+            &options(Strategy::Ask),
+            &mut chooser,
+        )
+        .unwrap_err();
         assert!(matches!(error, PlanError::Destinations(_)));
-        let mut chooser = Scripted { answers: vec![], offered: vec![] };
-        let error = plan(&state, &evaluate(&state), &options(Strategy::Ask), &mut chooser).unwrap_err();
+        let mut chooser = Scripted {
+            answers: vec![],
+            offered: vec![],
+        };
+        let error = plan(
+            &state,
+            &evaluate(&state),
+            &options(Strategy::Ask),
+            &mut chooser,
+        )
+        .unwrap_err();
         assert_eq!(error, PlanError::Cancelled("interrupted".into()));
-        assert!(run(&state, &options(Strategy::Ask)).is_err(), "ask without a person is refused");
+        assert!(
+            run(&state, &options(Strategy::Ask)).is_err(),
+            "ask without a person is refused"
+        );
     }
 
     #[test]
     fn dn_mappings_are_deleted() {
         let mut state = corp(&[]);
         let app_id = state.directories[0].app_id.clone();
-        state.directories[0]
-            .mappings
-            .push(mapping("prm1", &app_id, &[("dn", Some("user.dn")), ("cn", Some("user.login"))]));
+        state.directories[0].mappings.push(mapping(
+            "prm1",
+            &app_id,
+            &[("dn", Some("user.dn")), ("cn", Some("user.login"))],
+        ));
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
         assert_eq!(plan.resource_changes.len(), 1);
         let change = &plan.resource_changes[0];
         assert_eq!(change.kind, ChangeKind::MappingProperty);
         assert_eq!(change.action, Action::Delete);
         assert_eq!(change.mapping_id.as_deref(), Some("prm1"));
-        assert_eq!(change.before, Some(json!({ "key": "dn", "expression": "user.dn" })));
+        assert_eq!(
+            change.before,
+            Some(json!({ "key": "dn", "expression": "user.dn" }))
+        );
         assert_eq!(change.after, None);
-        assert_eq!(change.address, r#"directory["corp.example.com"].mapping["user"].property["dn"]"#);
+        assert_eq!(
+            change.address,
+            r#"directory["corp.example.com"].mapping["user"].property["dn"]"#
+        );
     }
 
     #[test]
@@ -879,14 +948,24 @@ mod tests {
 
     #[test]
     fn selectors_narrow_the_plan() {
-        let mut state = corp(&[("00g1", "A", Some(MARKETING)), ("00g2", "B", Some(MARKETING))]);
+        let mut state = corp(&[
+            ("00g1", "A", Some(MARKETING)),
+            ("00g2", "B", Some(MARKETING)),
+        ]);
         let mut emea = directory("emea.example.com", Some(&[]));
-        emea.assignments.push(assignment("00g9", "Z", Some("OU=X,DC=emea,DC=example,DC=com")));
+        emea.assignments.push(assignment(
+            "00g9",
+            "Z",
+            Some("OU=X,DC=emea,DC=example,DC=com"),
+        ));
         state.directories.push(emea);
         let count = |targets: &[&str], excludes: &[&str]| {
             let mut opts = options(Strategy::AddOu);
             opts.targets = targets.iter().map(|s| Selector((*s).to_string())).collect();
-            opts.excludes = excludes.iter().map(|s| Selector((*s).to_string())).collect();
+            opts.excludes = excludes
+                .iter()
+                .map(|s| Selector((*s).to_string()))
+                .collect();
             run(&state, &opts).unwrap().findings.len()
         };
         assert_eq!(count(&[], &[]), 3);
@@ -918,16 +997,24 @@ mod tests {
     fn applying_a_plan_in_memory_clears_its_findings() {
         let mut state = corp(&[
             ("00g1", "A", Some(MARKETING)),
-            ("00g2", "B", Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com")),
+            (
+                "00g2",
+                "B",
+                Some("OU=Web,OU=Marketing,DC=corp,DC=example,DC=com"),
+            ),
         ]);
         let app_id = state.directories[0].app_id.clone();
-        state.directories[0].mappings.push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
+        state.directories[0]
+            .mappings
+            .push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
         for change in &plan.resource_changes {
             apply_change_in_memory(&mut state, change);
         }
         assert!(evaluate(&state).findings.is_empty());
-        assert!(!run(&state, &options(Strategy::AddOu)).unwrap().has_changes());
+        assert!(!run(&state, &options(Strategy::AddOu))
+            .unwrap()
+            .has_changes());
     }
 }
 
@@ -955,7 +1042,11 @@ mod properties {
     ];
 
     fn domain_dn(domain: &str) -> String {
-        domain.split('.').map(|p| format!("DC={p}")).collect::<Vec<_>>().join(",")
+        domain
+            .split('.')
+            .map(|p| format!("DC={p}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// A group's OU: in the directory's domain, in another one, invalid, or missing.
@@ -971,47 +1062,57 @@ mod properties {
             proptest::collection::vec((0u8..4, proptest::option::of("[a-z.]{1,8}")), 0..4),
             any::<bool>(),
         );
-        proptest::collection::vec(directory_strategy, 1..4).prop_map(|dirs| {
-            let mut seen = HashSet::new();
-            let mut directories = Vec::new();
-            for (d, imports, groups, props, inactive) in dirs {
-                let domain = DOMAINS[d];
-                if !seen.insert(domain) {
-                    continue;
+        proptest::collection::vec(directory_strategy, 1..4)
+            .prop_map(|dirs| {
+                let mut seen = HashSet::new();
+                let mut directories = Vec::new();
+                for (d, imports, groups, props, inactive) in dirs {
+                    let domain = DOMAINS[d];
+                    if !seen.insert(domain) {
+                        continue;
+                    }
+                    let base = domain_dn(domain);
+                    let import_ous: Option<Vec<String>> = imports.map(|ous| {
+                        ous.iter()
+                            .map(|i| format!("{},{base}", OU_PATHS[*i]))
+                            .collect()
+                    });
+                    let refs: Option<Vec<&str>> = import_ous
+                        .as_ref()
+                        .map(|v| v.iter().map(String::as_str).collect());
+                    let mut dir = directory(domain, refs.as_deref());
+                    if inactive {
+                        dir.status = AppStatus::Inactive;
+                    }
+                    for (n, (ou, kind, other)) in groups.into_iter().enumerate() {
+                        let value = match kind {
+                            0 => None,
+                            1 => Some(format!("{},,{base}", OU_PATHS[ou])),
+                            2 => Some(format!("{},{}", OU_PATHS[ou], domain_dn(DOMAINS[other]))),
+                            _ => Some(format!("{},{base}", OU_PATHS[ou])),
+                        };
+                        dir.assignments.push(assignment(
+                            &format!("00g{d}x{n}"),
+                            &format!("G{n}"),
+                            value.as_deref(),
+                        ));
+                    }
+                    let keys = ["dn", "distinguishedName", "cn", "DN"];
+                    let properties: Vec<(&str, Option<&str>)> = props
+                        .iter()
+                        .map(|(k, e)| (keys[*k as usize], e.as_deref()))
+                        .collect();
+                    let app_id = dir.app_id.clone();
+                    let mut unique = properties.clone();
+                    unique.sort_by_key(|p| p.0);
+                    unique.dedup_by_key(|p| p.0);
+                    dir.mappings
+                        .push(mapping(&format!("prm{d}"), &app_id, &unique));
+                    directories.push(dir);
                 }
-                let base = domain_dn(domain);
-                let import_ous: Option<Vec<String>> =
-                    imports.map(|ous| ous.iter().map(|i| format!("{},{base}", OU_PATHS[*i])).collect());
-                let refs: Option<Vec<&str>> =
-                    import_ous.as_ref().map(|v| v.iter().map(String::as_str).collect());
-                let mut dir = directory(domain, refs.as_deref());
-                if inactive {
-                    dir.status = AppStatus::Inactive;
-                }
-                for (n, (ou, kind, other)) in groups.into_iter().enumerate() {
-                    let value = match kind {
-                        0 => None,
-                        1 => Some(format!("{},,{base}", OU_PATHS[ou])),
-                        2 => Some(format!("{},{}", OU_PATHS[ou], domain_dn(DOMAINS[other]))),
-                        _ => Some(format!("{},{base}", OU_PATHS[ou])),
-                    };
-                    dir.assignments.push(assignment(&format!("00g{d}x{n}"), &format!("G{n}"), value.as_deref()));
-                }
-                let keys = ["dn", "distinguishedName", "cn", "DN"];
-                let properties: Vec<(&str, Option<&str>)> = props
-                    .iter()
-                    .map(|(k, e)| (keys[*k as usize], e.as_deref()))
-                    .collect();
-                let app_id = dir.app_id.clone();
-                let mut unique = properties.clone();
-                unique.sort_by_key(|p| p.0);
-                unique.dedup_by_key(|p| p.0);
-                dir.mappings.push(mapping(&format!("prm{d}"), &app_id, &unique));
-                directories.push(dir);
-            }
-            org(directories)
-        })
-        .boxed()
+                org(directories)
+            })
+            .boxed()
     }
 
     proptest! {

@@ -371,28 +371,49 @@ mod tests {
             dir.mappings.push(mapping(
                 "prm1corp",
                 &app_id,
-                &[("dn", Some("\"CN=\" + user.login + \",OU=Staff,DC=corp,DC=example,DC=com\""))],
+                &[(
+                    "dn",
+                    Some("\"CN=\" + user.login + \",OU=Staff,DC=corp,DC=example,DC=com\""),
+                )],
             ));
         }
         org(vec![dir])
     }
 
-    const MARKETING: (&str, &str, Option<&str>) =
-        ("00g1mkt", "Marketing", Some("OU=Marketing,DC=corp,DC=example,DC=com"));
+    const MARKETING: (&str, &str, Option<&str>) = (
+        "00g1mkt",
+        "Marketing",
+        Some("OU=Marketing,DC=corp,DC=example,DC=com"),
+    );
 
     #[test]
     fn no_changes() {
-        insta::assert_snapshot!(render(&corp(&[("00g1", "Staff", Some(STAFF))], false), Strategy::AddOu, &[], false));
+        insta::assert_snapshot!(render(
+            &corp(&[("00g1", "Staff", Some(STAFF))], false),
+            Strategy::AddOu,
+            &[],
+            false
+        ));
     }
 
     #[test]
     fn manual_import_ou_alone() {
-        insta::assert_snapshot!(render(&corp(&[MARKETING], false), Strategy::AddOu, &[], false));
+        insta::assert_snapshot!(render(
+            &corp(&[MARKETING], false),
+            Strategy::AddOu,
+            &[],
+            false
+        ));
     }
 
     #[test]
     fn retarget_alone() {
-        insta::assert_snapshot!(render(&corp(&[MARKETING], false), Strategy::Retarget, &[("Marketing", STAFF)], false));
+        insta::assert_snapshot!(render(
+            &corp(&[MARKETING], false),
+            Strategy::Retarget,
+            &[("Marketing", STAFF)],
+            false
+        ));
     }
 
     #[test]
@@ -407,7 +428,11 @@ mod tests {
                 MARKETING,
                 ("00g2web", "Web", Some("OU=Web,DC=corp,DC=example,DC=com")),
                 ("00g3bad", "Broken", Some("OU=Sales,,DC=corp")),
-                ("00g4emea", "Emea", Some("OU=Staff,DC=emea,DC=example,DC=com")),
+                (
+                    "00g4emea",
+                    "Emea",
+                    Some("OU=Staff,DC=emea,DC=example,DC=com"),
+                ),
                 ("00g5none", "NoOu", None),
             ],
             true,
@@ -417,17 +442,27 @@ mod tests {
 
     #[test]
     fn long_values_get_a_diff() {
-        let long = "OU=Digital Marketing Europe,OU=Marketing,OU=Departments,DC=corp,DC=example,DC=com";
+        let long =
+            "OU=Digital Marketing Europe,OU=Marketing,OU=Departments,DC=corp,DC=example,DC=com";
         let state = corp(&[("00g1", "Digital", Some(long))], false);
         let to = "OU=Digital Marketing Europe,OU=Staff,DC=corp,DC=example,DC=com";
-        insta::assert_snapshot!(render(&state, Strategy::Retarget, &[("Digital", to)], false));
+        insta::assert_snapshot!(render(
+            &state,
+            Strategy::Retarget,
+            &[("Digital", to)],
+            false
+        ));
     }
 
     #[test]
     fn undeclared_import_ous_and_inactive_directory() {
         let mut state = corp(&[MARKETING], false);
         let mut emea = directory("emea.example.com", None);
-        emea.assignments.push(assignment("00g9", "Emea Staff", Some("OU=X,DC=emea,DC=example,DC=com")));
+        emea.assignments.push(assignment(
+            "00g9",
+            "Emea Staff",
+            Some("OU=X,DC=emea,DC=example,DC=com"),
+        ));
         state.directories.push(emea);
         state.directories[0].status = crate::state::AppStatus::Inactive;
         insta::assert_snapshot!(render(&state, Strategy::AddOu, &[], false));
@@ -435,7 +470,13 @@ mod tests {
 
     #[test]
     fn colored() {
-        let state = corp(&[MARKETING, ("00g2web", "Web", Some("OU=Web,DC=corp,DC=example,DC=com"))], true);
+        let state = corp(
+            &[
+                MARKETING,
+                ("00g2web", "Web", Some("OU=Web,DC=corp,DC=example,DC=com")),
+            ],
+            true,
+        );
         let text = render(&state, Strategy::AddOu, &[("Web", STAFF)], true);
         assert!(text.contains("\u{1b}["), "colored output has escapes");
         insta::assert_snapshot!(text);

@@ -387,7 +387,11 @@ mod tests {
     fn rules_for_group_ou(ou: Option<&str>, imports: Option<&[&str]>) -> Vec<Rule> {
         let mut dir = directory("corp.example.com", imports);
         dir.assignments.push(assignment("00g1", "G", ou));
-        evaluate(&org(vec![dir])).findings.iter().map(|f| f.rule).collect()
+        evaluate(&org(vec![dir]))
+            .findings
+            .iter()
+            .map(|f| f.rule)
+            .collect()
     }
 
     #[test]
@@ -397,14 +401,29 @@ mod tests {
             (Some("OU=Staff,DC=corp,DC=example,DC=com"), &[]),
             (Some("ou=staff , dc=CORP,dc=example,dc=com"), &[]),
             (Some("OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"), &[]),
-            (Some("CN=x,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"), &[]),
-            (Some("OU=Marketing,DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
-            (Some("OU=Staff2,DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
+            (
+                Some("CN=x,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"),
+                &[],
+            ),
+            (
+                Some("OU=Marketing,DC=corp,DC=example,DC=com"),
+                &[GroupOuNotImported],
+            ),
+            (
+                Some("OU=Staff2,DC=corp,DC=example,DC=com"),
+                &[GroupOuNotImported],
+            ),
             (Some("DC=corp,DC=example,DC=com"), &[GroupOuNotImported]),
-            (Some("OU=Staff,DC=emea,DC=example,DC=com"), &[GroupOuOtherDomain]),
+            (
+                Some("OU=Staff,DC=emea,DC=example,DC=com"),
+                &[GroupOuOtherDomain],
+            ),
             (Some("OU=Staff,DC=example,DC=com"), &[GroupOuOtherDomain]),
             (Some("OU=Staff"), &[GroupOuOtherDomain]),
-            (Some("OU=Staff,,DC=corp,DC=example,DC=com"), &[GroupOuInvalid]),
+            (
+                Some("OU=Staff,,DC=corp,DC=example,DC=com"),
+                &[GroupOuInvalid],
+            ),
             (Some("not a dn"), &[GroupOuInvalid]),
             (Some(""), &[GroupOuMissing]),
             (Some("   "), &[GroupOuMissing]),
@@ -421,15 +440,24 @@ mod tests {
 
     #[test]
     fn undeclared_import_ous_skip_r1_with_a_notice() {
-        assert!(rules_for_group_ou(Some("OU=Marketing,DC=corp,DC=example,DC=com"), None).is_empty());
+        assert!(
+            rules_for_group_ou(Some("OU=Marketing,DC=corp,DC=example,DC=com"), None).is_empty()
+        );
         // The related findings need no import OUs.
         assert_eq!(rules_for_group_ou(None, None), vec![Rule::GroupOuMissing]);
         let mut dir = directory("corp.example.com", None);
-        dir.assignments.push(assignment("00g1", "G", Some("OU=X,DC=corp,DC=example,DC=com")));
+        dir.assignments.push(assignment(
+            "00g1",
+            "G",
+            Some("OU=X,DC=corp,DC=example,DC=com"),
+        ));
         let evaluation = evaluate(&org(vec![dir]));
         assert_eq!(evaluation.notices.len(), 1);
         assert_eq!(evaluation.notices[0].kind, NoticeKind::ImportOusUndeclared);
-        assert_eq!(evaluation.notices[0].id, "import-ous-undeclared:corp.example.com");
+        assert_eq!(
+            evaluation.notices[0].id,
+            "import-ous-undeclared:corp.example.com"
+        );
         assert!(evaluation.notices[0].message.contains("ouguard import-ous"));
     }
 
@@ -447,10 +475,17 @@ mod tests {
             "corp.example.com",
             Some(&["OU=Staff,,DC=corp", "OU=Staff,DC=emea,DC=example,DC=com"]),
         );
-        dir.assignments.push(assignment("00g1", "G", Some("OU=Staff,DC=corp,DC=example,DC=com")));
+        dir.assignments.push(assignment(
+            "00g1",
+            "G",
+            Some("OU=Staff,DC=corp,DC=example,DC=com"),
+        ));
         let evaluation = evaluate(&org(vec![dir]));
         let kinds: Vec<_> = evaluation.notices.iter().map(|n| n.kind).collect();
-        assert_eq!(kinds, vec![NoticeKind::ImportOuInvalid, NoticeKind::ImportOuInvalid]);
+        assert_eq!(
+            kinds,
+            vec![NoticeKind::ImportOuInvalid, NoticeKind::ImportOuInvalid]
+        );
         assert_eq!(evaluation.findings[0].rule, Rule::GroupOuNotImported);
     }
 
@@ -462,7 +497,14 @@ mod tests {
             (&[("distinguishedName", Some("x"))], 1),
             (&[("DISTINGUISHEDNAME", Some("x"))], 1),
             (&[("DN", Some("x"))], 0),
-            (&[("cn", Some("user.login")), ("dn", Some("x")), ("distinguishedname", Some("y"))], 2),
+            (
+                &[
+                    ("cn", Some("user.login")),
+                    ("dn", Some("x")),
+                    ("distinguishedname", Some("y")),
+                ],
+                2,
+            ),
             (&[("sAMAccountName", Some("user.login"))], 0),
             (&[], 0),
         ];
@@ -480,12 +522,22 @@ mod tests {
     fn finding_ids_are_stable() {
         let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
         let app_id = dir.app_id.clone();
-        dir.assignments.push(assignment("00gA", "A", Some("OU=M,DC=corp,DC=example,DC=com")));
+        dir.assignments.push(assignment(
+            "00gA",
+            "A",
+            Some("OU=M,DC=corp,DC=example,DC=com"),
+        ));
         dir.assignments.push(assignment("00gB", "B", Some("bad")));
-        dir.assignments.push(assignment("00gC", "C", Some("OU=M,DC=other,DC=com")));
+        dir.assignments
+            .push(assignment("00gC", "C", Some("OU=M,DC=other,DC=com")));
         dir.assignments.push(assignment("00gD", "D", None));
-        dir.mappings.push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
-        let ids: Vec<String> = evaluate(&org(vec![dir])).findings.into_iter().map(|f| f.id).collect();
+        dir.mappings
+            .push(mapping("prm1", &app_id, &[("dn", Some("x"))]));
+        let ids: Vec<String> = evaluate(&org(vec![dir]))
+            .findings
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
         assert_eq!(
             ids,
             vec![
@@ -503,13 +555,24 @@ mod tests {
         let mut dir = directory("corp.example.com", Some(CORP_IMPORTS));
         dir.status = AppStatus::Inactive;
         dir.mappings_read = false;
-        dir.assignments.push(assignment("00gA", "A", Some("OU=M,DC=corp,DC=example,DC=com")));
+        dir.assignments.push(assignment(
+            "00gA",
+            "A",
+            Some("OU=M,DC=corp,DC=example,DC=com"),
+        ));
         let evaluation = evaluate(&org(vec![dir]));
-        assert_eq!(evaluation.findings.len(), 1, "inactive directories still report findings");
+        assert_eq!(
+            evaluation.findings.len(),
+            1,
+            "inactive directories still report findings"
+        );
         let kinds: Vec<_> = evaluation.notices.iter().map(|n| n.kind).collect();
         assert_eq!(
             kinds,
-            vec![NoticeKind::DirectoryInactive, NoticeKind::MappingsUnavailable]
+            vec![
+                NoticeKind::DirectoryInactive,
+                NoticeKind::MappingsUnavailable
+            ]
         );
     }
 

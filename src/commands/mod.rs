@@ -1,6 +1,7 @@
 //! Thin commands: each turns clap's structs into plain options and calls an operation.
 //! clap types stop here.
 
+mod import_ous;
 mod plan;
 mod show;
 
@@ -25,11 +26,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             clap_complete::generate(args.shell, &mut command, "ouguard", &mut std::io::stdout());
             Ok(Outcome::Success)
         }
-        Command::Apply(_)
-        | Command::ImportOus(_)
-        | Command::Export(_)
-        | Command::Sim(_)
-        | Command::Demo(_) => Err(anyhow::anyhow!("this command is not available yet")),
+        Command::ImportOus(args) => import_ous::run(&global, &args),
+        Command::Apply(_) | Command::Export(_) | Command::Sim(_) | Command::Demo(_) => {
+            Err(anyhow::anyhow!("this command is not available yet"))
+        }
     }
 }
 

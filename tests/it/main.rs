@@ -1,0 +1,4 @@
+//! The one integration-test binary: modules named after features.
+
+mod cli;
+mod support;
