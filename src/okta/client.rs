@@ -1,0 +1,504 @@
+//! `OktaClient`: authenticated HTTP to one org, with pagination, bounded concurrency,
+//! rate-limit pacing, 429 resends and bounded retries of reads. Knows HTTP, not Okta's
+//! objects (those are in `wire.rs`). Must never log or return the token or `Authorization`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::{ApiError, OktaError};
+use super::ratelimit::{self, Admission, RateHeaders, RateLimiter};
+use super::settings::{ConnectionSettings, Credentials};
+use super::wire::ErrorBody;
+
+/// Tunables of the client. `Default` is what a real run uses; tests shrink the waits.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (connect, send, and read the body).
+    pub request_timeout: Duration,
+    /// Requests in flight at once, across all endpoint families.
+    pub max_concurrency: usize,
+    /// Tries of a read (GET) on a 5xx or a transport error, the first included.
+    pub read_attempts: u32,
+    /// Full-jitter backoff: attempt `n` waits a random time up to `base·2^n`, capped at `max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Resends after a 429 before giving up with `RateLimitExhausted`.
+    pub max_rate_limit_retries: u32,
+    /// Added to every wait for a rate-limit reset (Okta's SDKs use 1 s).
+    pub reset_padding: Duration,
+    /// Upper bound of one wait for a reset, against absurd `X-Rate-Limit-Reset` values.
+    pub max_reset_wait: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_concurrency: 8,
+            read_attempts: 4,
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+            max_rate_limit_retries: 5,
+            reset_padding: Duration::from_secs(1),
+            max_reset_wait: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Counters of one client's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests sent (resends included).
+    pub requests: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Resends: after a 429, a 5xx or a transport error.
+    pub retries: u64,
+    /// Times a request waited for a rate-limit reset before being sent.
+    pub paced: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+    paced: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A client of one Okta org. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct OktaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    org_url: Url,
+    org_url_text: String,
+    authorization: HeaderValue,
+    options: ClientOptions,
+    semaphore: Semaphore,
+    limiter: RateLimiter,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("org_url", &self.inner.org_url_text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A 2xx answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub request_id: Option<String>,
+    pub method: Method,
+    pub url: Url,
+}
+
+impl OktaClient {
+    /// A client for the org of `settings`. Refuses `PrivateKey` credentials for now.
+    pub fn new(settings: &ConnectionSettings, options: ClientOptions) -> Result<Self, OktaError> {
+        let token = match &settings.credentials {
+            Credentials::ApiToken(token) => token,
+            Credentials::PrivateKey { .. } => {
+                return Err(OktaError::config_with_hint(
+                    "authorization mode `PrivateKey` (OAuth service app) is not supported yet",
+                    "use an API token: set OKTA_CLIENT_AUTHORIZATIONMODE=SSWS and OKTA_CLIENT_TOKEN",
+                ))
+            }
+        };
+        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose()))
+            .map_err(|_| {
+                OktaError::config("the okta api token contains characters that cannot be sent in a header")
+            })?;
+        authorization.set_sensitive(true);
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ouguard/", env!("CARGO_PKG_VERSION")))
+            .default_headers(default_headers)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| OktaError::config(format!("failed to set up the http client: {e}")))?;
+        let org_url = Url::parse(&settings.org_url).map_err(|e| {
+            OktaError::config(format!("`{}` is not a valid org url: {e}", settings.org_url))
+        })?;
+        Ok(OktaClient {
+            inner: Arc::new(Inner {
+                http,
+                org_url,
+                org_url_text: settings.org_url.clone(),
+                authorization,
+                semaphore: Semaphore::new(options.max_concurrency.max(1)),
+                limiter: RateLimiter::new(options.reset_padding, options.max_reset_wait),
+                counters: Counters::default(),
+                options,
+            }),
+        })
+    }
+
+    /// The normalized org URL, e.g. `https://acme.okta.com`.
+    #[must_use]
+    pub fn org_url(&self) -> &str {
+        &self.inner.org_url_text
+    }
+
+    /// Traffic so far.
+    #[must_use]
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            paced: c.paced.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `path_and_query` (starting with `/`) on the org.
+    pub(crate) fn url(&self, path_and_query: &str) -> Result<Url, OktaError> {
+        self.inner.org_url.join(path_and_query).map_err(|e| {
+            OktaError::config(format!("`{path_and_query}` is not a valid api path: {e}"))
+        })
+    }
+
+    /// GET one JSON document.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<(T, Option<String>), OktaError> {
+        let reply = self.send(Method::GET, self.url(path_and_query)?, None).await?;
+        let value = decode(&reply)?;
+        Ok((value, reply.request_id))
+    }
+
+    /// GET every page of a list, following `Link: <…>; rel="next"` opaquely.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Vec<T>, OktaError> {
+        let mut url = self.url(path_and_query)?;
+        let mut items = Vec::new();
+        let mut visited = HashSet::new();
+        loop {
+            if !visited.insert(url.to_string()) {
+                return Err(OktaError::Decode {
+                    method: "GET".into(),
+                    url: url.to_string(),
+                    request_id: None,
+                    detail: "the `next` link points back to a page already read".into(),
+                });
+            }
+            let reply = self.send(Method::GET, url.clone(), None).await?;
+            let page: Vec<T> = decode(&reply)?;
+            items.extend(page);
+            match next_link(&reply.headers) {
+                None => return Ok(items),
+                Some(next) => url = self.follow(&reply, &next)?,
+            }
+        }
+    }
+
+    /// Resolves a `next` link, refusing one that leaves the org.
+    fn follow(&self, reply: &Reply, next: &str) -> Result<Url, OktaError> {
+        let bad = |detail: String| OktaError::Decode {
+            method: reply.method.to_string(),
+            url: reply.url.to_string(),
+            request_id: reply.request_id.clone(),
+            detail,
+        };
+        let url = reply
+            .url
+            .join(next)
+            .map_err(|e| bad(format!("the `next` link is not a valid url: {e}")))?;
+        let org = &self.inner.org_url;
+        let same_origin = url.scheme() == org.scheme()
+            && url.host_str() == org.host_str()
+            && url.port_or_known_default() == org.port_or_known_default();
+        if !same_origin {
+            return Err(bad(format!(
+                "the `next` link leads to `{}`, outside the org `{}`",
+                url.host_str().unwrap_or("?"),
+                self.inner.org_url_text
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Sends one request with pacing, 429 resends and, for reads only, retries on 5xx and
+    /// transport errors. Returns 2xx answers; everything else becomes an `OktaError`.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, OktaError> {
+        let inner = &self.inner;
+        let options = &inner.options;
+        let is_read = method == Method::GET || method == Method::HEAD;
+        let family = ratelimit::endpoint_family(method.as_str(), url.path());
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let mut failed_attempts: u32 = 0;
+        let mut rate_limit_retries: u32 = 0;
+        let mut retry_for: Option<String> = None;
+        loop {
+            let in_flight = loop {
+                match inner.limiter.try_start(&family) {
+                    Admission::Go(guard) => break guard,
+                    Admission::Wait(wait) => {
+                        bump(&inner.counters.paced);
+                        tracing::trace!(family = %family, wait_ms = wait.as_millis(), "pacing: waiting for the rate-limit reset");
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            };
+            let permit = inner.semaphore.acquire().await.ok();
+            let mut request = inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, inner.authorization.clone());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            if rate_limit_retries > 0 {
+                if let Some(id) = &retry_for {
+                    request = request.header("X-Okta-Retry-For", id.as_str());
+                }
+                request = request.header("X-Okta-Retry-Count", rate_limit_retries.to_string());
+            }
+            bump(&inner.counters.requests);
+            let started = Instant::now();
+            let outcome = async {
+                let response = request.send().await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let bytes = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, bytes.to_vec()))
+            }
+            .await;
+            drop(permit);
+            let elapsed_ms = started.elapsed().as_millis();
+
+            let (status, headers, bytes) = match outcome {
+                Ok(parts) => parts,
+                Err(error) => {
+                    drop(in_flight);
+                    tracing::debug!(method = %method, path = %path_and_query, elapsed_ms, error = %error, "okta request failed");
+                    failed_attempts += 1;
+                    if is_read && failed_attempts < options.read_attempts {
+                        self.back_off(failed_attempts, &family, "transport error").await;
+                        continue;
+                    }
+                    return Err(if error.is_timeout() {
+                        OktaError::Timeout {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                        }
+                    } else {
+                        OktaError::Transport {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            source: error,
+                        }
+                    });
+                }
+            };
+            let rate = RateHeaders::from_headers(&headers);
+            in_flight.complete(rate);
+            let request_id = headers
+                .get("x-okta-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            tracing::debug!(
+                method = %method,
+                path = %path_and_query,
+                status = status.as_u16(),
+                request_id = request_id.as_deref().unwrap_or("-"),
+                elapsed_ms,
+                "okta request"
+            );
+
+            if status.as_u16() == 429 {
+                bump(&inner.counters.rate_limited);
+                if rate_limit_retries >= options.max_rate_limit_retries {
+                    return Err(OktaError::RateLimitExhausted {
+                        method: method.to_string(),
+                        url: url.to_string(),
+                        attempts: rate_limit_retries + 1,
+                        request_id,
+                    });
+                }
+                let wait = match rate {
+                    Some(r) => ratelimit::wait_until_reset(
+                        r.reset_epoch,
+                        r.date_epoch,
+                        options.reset_padding,
+                        options.max_reset_wait,
+                    ),
+                    None => options.reset_padding,
+                };
+                inner
+                    .limiter
+                    .exhaust(&family, wait, rate.map_or(0, |r| r.reset_epoch));
+                rate_limit_retries += 1;
+                retry_for = request_id.or(retry_for);
+                bump(&inner.counters.retries);
+                tracing::trace!(family = %family, wait_ms = wait.as_millis(), retry = rate_limit_retries, "429: waiting for the reset, then resending");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status.is_server_error() && is_read {
+                failed_attempts += 1;
+                if failed_attempts < options.read_attempts {
+                    self.back_off(failed_attempts, &family, "server error").await;
+                    continue;
+                }
+            }
+            if !status.is_success() {
+                return Err(api_error(status.as_u16(), &bytes, request_id, &method, &url));
+            }
+            return Ok(Reply {
+                headers,
+                body: bytes,
+                request_id,
+                method,
+                url,
+            });
+        }
+    }
+
+    async fn back_off(&self, failed_attempts: u32, family: &str, why: &str) {
+        let options = &self.inner.options;
+        let wait = ratelimit::backoff(failed_attempts - 1, options.backoff_base, options.backoff_max);
+        bump(&self.inner.counters.retries);
+        tracing::trace!(family = %family, wait_ms = wait.as_millis(), attempt = failed_attempts + 1, "{why}: retrying the read");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn api_error(status: u16, body: &[u8], request_id: Option<String>, method: &Method, url: &Url) -> OktaError {
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    OktaError::Api(Box::new(ApiError {
+        status,
+        error_code: parsed.error_code,
+        error_summary: parsed.error_summary,
+        error_id: parsed.error_id,
+        error_causes: parsed
+            .error_causes
+            .into_iter()
+            .filter_map(|c| c.error_summary)
+            .collect(),
+        request_id,
+        method: method.to_string(),
+        url: url.to_string(),
+    }))
+}
+
+/// Parses a 2xx body; a mismatch names the endpoint and what was wrong, never the body.
+pub(crate) fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T, OktaError> {
+    serde_json::from_slice(&reply.body).map_err(|e| OktaError::Decode {
+        method: reply.method.to_string(),
+        url: reply.url.to_string(),
+        request_id: reply.request_id.clone(),
+        detail: format!("{e} (in a body of {} bytes)", reply.body.len()),
+    })
+}
+
+/// The `rel="next"` target among all `Link` headers (each may hold several comma-joined links).
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(parse_link_header)
+        .find(|(_, rels)| rels.split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        .map(|(url, _)| url)
+}
+
+/// `<u1>; rel="self", <u2>; rel="next"` → `[(u1, "self"), (u2, "next")]`.
+fn parse_link_header(text: &str) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('>') else { break };
+        let target = after[..end].trim().to_string();
+        let params = &after[end + 1..];
+        let mut in_quotes = false;
+        let mut cut = params.len();
+        for (i, c) in params.char_indices() {
+            match c {
+                '"' => in_quotes = !in_quotes,
+                ',' if !in_quotes => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (own, tail) = params.split_at(cut);
+        let rel = own
+            .split(';')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("rel"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        links.push((target, rel));
+        rest = tail;
+    }
+    links
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        let cases = [
+            (vec![r#"<https://a/x?after=1>; rel="next""#], Some("https://a/x?after=1")),
+            (
+                vec![r#"<https://a/x>; rel="self", <https://a/x?after=2&f=a,b>; rel="next""#],
+                Some("https://a/x?after=2&f=a,b"),
+            ),
+            (
+                vec![r#"<https://a/x>; rel="self""#, r#"<https://a/x?after=3>; rel=next"#],
+                Some("https://a/x?after=3"),
+            ),
+            (vec![r#"<https://a/x>; rel="self""#], None),
+            (vec!["garbage", "<unterminated"], None),
+        ];
+        for (values, want) in cases {
+            let mut headers = HeaderMap::new();
+            for v in &values {
+                headers.append(LINK, HeaderValue::from_str(v).expect("header value"));
+            }
+            assert_eq!(next_link(&headers).as_deref(), want, "{values:?}");
+        }
+    }
+}
