@@ -502,3 +502,393 @@ mod tests {
         }
     }
 }
+
+/// The client against scripted servers: pagination, pacing, 429s, retries, errors, secrecy.
+#[cfg(test)]
+mod http_tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use super::super::test_server::{bounded, fast_options, script, Canned, TEST_TOKEN};
+    use super::*;
+
+    fn numbers(from: u32, to: u32) -> String {
+        serde_json::to_string(&(from..=to).collect::<Vec<_>>()).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn pagination() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=2",
+                    vec![Canned::ok(numbers(1, 2))
+                        .header("link", r#"</api/v1/things?limit=2>; rel="self""#)
+                        .header("link", r#"</api/v1/things?after=2&limit=2>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=2&limit=2",
+                    vec![Canned::ok(numbers(3, 4)).header(
+                        "link",
+                        r#"</api/v1/things?after=2&limit=2>; rel="self", </api/v1/things?after=4&limit=2>; rel="next""#,
+                    )],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=4&limit=2",
+                    vec![Canned::ok(numbers(5, 5))
+                        .header("link", r#"</api/v1/things?after=4&limit=2>; rel="self""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=2").await.expect("reads");
+            assert_eq!(items, vec![1, 2, 3, 4, 5]);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 3);
+            let first = &requests[0];
+            assert_eq!(first.header("authorization"), Some(format!("SSWS {TEST_TOKEN}").as_str()));
+            assert_eq!(first.header("accept"), Some("application/json"));
+            assert!(first.header("user-agent").unwrap_or_default().starts_with("ouguard/"));
+            assert_eq!(client.stats().requests, 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn refuses_a_next_link_to_another_host() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things",
+                    vec![Canned::ok("[1]").header("link", r#"<https://evil.example.com/api/v1/things?after=1>; rel="next""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client.get_all::<u32>("/api/v1/things").await.expect_err("refused");
+            assert!(e.to_string().contains("evil.example.com"), "{e}");
+            assert_eq!(server.requests().len(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_429_mid_read_waits_for_reset_relative_to_date_and_resends_with_retry_headers() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=1",
+                    vec![Canned::ok("[1]").header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![
+                        Canned::error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
+                            .rate(600, 0, 1)
+                            .header("x-okta-request-id", "req-the-429"),
+                        Canned::ok("[2]"),
+                    ],
+                )
+                .start()
+                .await;
+            // The real arithmetic: wait = Reset − Date (1 s) + the default 1 s padding.
+            let options = ClientOptions {
+                reset_padding: ClientOptions::default().reset_padding,
+                ..fast_options()
+            };
+            let client = server.client(options);
+            let started = Instant::now();
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            let waited = started.elapsed();
+            assert_eq!(items, vec![1, 2]);
+            assert!(waited >= Duration::from_millis(1900), "waited only {waited:?}");
+            assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+            let requests = server.requests();
+            assert_eq!(requests.len(), 3);
+            assert_eq!(requests[1].header("x-okta-retry-for"), None);
+            assert_eq!(requests[2].header("x-okta-retry-for"), Some("req-the-429"));
+            assert_eq!(requests[2].header("x-okta-retry-count"), Some("1"));
+            let stats = client.stats();
+            assert_eq!((stats.requests, stats.rate_limited, stats.retries), (3, 1, 1));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn endless_429s_end_in_rate_limit_exhausted() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0)])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_rate_limit_retries: 2,
+                ..fast_options()
+            });
+            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("gives up");
+            assert!(matches!(e, OktaError::RateLimitExhausted { attempts: 3, .. }), "{e}");
+            assert!(e.is_rate_limited());
+            assert!(e.hint().unwrap_or_default().contains("retry later"));
+            assert_eq!(server.requests().len(), 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn paces_when_remaining_is_zero_instead_of_meeting_a_429() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=1",
+                    vec![Canned::ok("[1]")
+                        .rate(600, 0, 0)
+                        .header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                )
+                .route("GET", "/api/v1/things?after=1", vec![Canned::ok("[2]").rate(600, 599, 60)])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                reset_padding: Duration::from_millis(300),
+                ..fast_options()
+            });
+            let started = Instant::now();
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            assert_eq!(items, vec![1, 2]);
+            assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+            let stats = client.stats();
+            assert_eq!(stats.rate_limited, 0);
+            assert!(stats.paced >= 1, "{stats:?}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_5xx_burst_on_a_read_is_retried() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::error(500, "E0000009", "Internal Server Error"),
+                        Canned::json(502, "<html>bad gateway</html>"),
+                        Canned::error(503, "E0000009", "unavailable"),
+                        Canned::ok("[]"),
+                    ],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let (apps, _): (Vec<Value>, _) = client.get_json("/api/v1/apps").await.expect("reads");
+            assert!(apps.is_empty());
+            assert_eq!(server.requests().len(), 4);
+            assert_eq!(client.stats().retries, 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_after_the_attempt_budget() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::error(500, "E0000009", "Internal Server Error")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("fails");
+            assert_eq!(e.status(), Some(500));
+            assert_eq!(server.requests().len(), 4);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_5xx_on_a_write_is_not_retried() {
+        bounded(async {
+            let server = script()
+                .route("PUT", "/api/v1/apps/0oa1/groups/00g1", vec![Canned::error(500, "E0000009", "Internal Server Error"), Canned::ok("{}")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let url = client.url("/api/v1/apps/0oa1/groups/00g1").expect("url");
+            let e = client.send(Method::PUT, url, Some(&json!({}))).await.expect_err("fails");
+            assert_eq!(e.status(), Some(500));
+            assert_eq!(e.request_id(), Some("req-1"));
+            assert_eq!(server.requests().len(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_retried_on_a_read_but_not_on_a_write() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::drop_connection(), Canned::ok("[]")])
+                .route("POST", "/api/v1/mappings/prm1", vec![Canned::drop_connection(), Canned::ok("{}")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let (apps, _): (Vec<Value>, _) = client.get_json("/api/v1/apps").await.expect("reads");
+            assert!(apps.is_empty());
+            assert_eq!(server.requests().len(), 2);
+            let url = client.url("/api/v1/mappings/prm1").expect("url");
+            let e = client.send(Method::POST, url, Some(&json!({}))).await.expect_err("fails");
+            assert!(matches!(e, OktaError::Transport { .. }), "{e}");
+            assert!(e.to_string().contains("POST /api/v1/mappings/prm1"), "{e}");
+            assert_eq!(server.requests().len(), 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_429_on_a_write_is_resent() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "POST",
+                    "/api/v1/mappings/prm1",
+                    vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0), Canned::ok("{}")],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let url = client.url("/api/v1/mappings/prm1").expect("url");
+            client.send(Method::POST, url, Some(&json!({"properties": {"dn": null}}))).await.expect("resent");
+            let requests = server.requests();
+            assert_eq!(requests.len(), 2);
+            assert_eq!(requests[1].header("x-okta-retry-for"), Some("req-1"));
+            assert_eq!(requests[1].header("x-okta-retry-count"), Some("1"));
+            assert_eq!(requests[1].body, r#"{"properties":{"dn":null}}"#);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_decode_error_naming_the_endpoint() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::ok(r#"[{"id": 5, "name": "active_directory"}]"#)])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<super::super::wire::App>("/api/v1/apps?limit=200")
+                .await
+                .expect_err("bad shape");
+            let text = e.to_string();
+            assert!(matches!(e, OktaError::Decode { .. }), "{text}");
+            assert!(text.contains("`GET /api/v1/apps`"), "{text}");
+            assert!(text.contains("invalid type"), "{text}");
+            assert!(text.contains("request id `req-1`"), "{text}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn status_401_and_403_carry_okta_fields_and_hints() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::error(401, "E0000011", "Invalid token provided")])
+                .route("GET", "/api/v1/mappings", vec![Canned::error(403, "E0000006", "You do not have permission to perform the requested action")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("401");
+            assert_eq!(
+                e.to_string(),
+                "okta returned 401 `E0000011` (Invalid token provided) for `GET /api/v1/apps` (request id `req-1`)"
+            );
+            assert!(e.hint().unwrap_or_default().contains("Security > API > Tokens"));
+            let e = client.get_json::<Value>("/api/v1/mappings?targetId=0oa1").await.expect_err("403");
+            assert!(e.hint().unwrap_or_default().contains("okta.profileMappings.read"), "{:?}", e.hint());
+            // Neither is retried.
+            assert_eq!(server.requests().len(), 2);
+        })
+        .await;
+    }
+
+    #[derive(Clone, Default)]
+    struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_never_appears_in_logs_errors_or_debug_output() {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::error(500, "E0000009", "boom"), Canned::error(403, "E0000006", "forbidden")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let api = client.get_json::<Value>("/api/v1/apps").await.expect_err("403");
+            // A transport error: nothing listens on the server's port once it is dropped.
+            let gone = server.client(ClientOptions { read_attempts: 1, ..fast_options() });
+            drop(server);
+            let transport = gone.get_json::<Value>("/api/v1/apps").await.expect_err("refused");
+            let mut outputs = vec![format!("{client:?}")];
+            for e in [&api, &transport] {
+                outputs.push(format!("{e} {e:?} {:?}", e.hint()));
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    outputs.push(format!("{s} {s:?}"));
+                    source = s.source();
+                }
+            }
+            let logs = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).to_string();
+            assert!(logs.contains("okta request"), "{logs}");
+            assert!(logs.contains("/api/v1/apps"), "{logs}");
+            assert!(logs.contains("req-1"), "{logs}");
+            outputs.push(logs);
+            for text in outputs {
+                assert!(!text.contains(TEST_TOKEN), "token leaked: {text}");
+                assert!(!text.contains("SSWS"), "authorization leaked: {text}");
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded() {
+        bounded(async {
+            let server = script().route("GET", "/api/v1/apps", vec![Canned::ok("[]")]).start().await;
+            let client = server.client(ClientOptions { max_concurrency: 2, ..fast_options() });
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..6 {
+                let client = client.clone();
+                tasks.spawn(async move { client.get_json::<Value>("/api/v1/apps").await.map(|_| ()) });
+            }
+            while let Some(done) = tasks.join_next().await {
+                assert!(matches!(done, Ok(Ok(()))));
+            }
+            assert_eq!(client.inner.semaphore.available_permits(), 2);
+            assert_eq!(server.requests().len(), 6);
+        })
+        .await;
+    }
+}

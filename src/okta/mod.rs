@@ -7,6 +7,8 @@ mod error;
 mod ratelimit;
 mod reader;
 mod settings;
+#[cfg(test)]
+mod test_server;
 mod wire;
 mod writes;
 
