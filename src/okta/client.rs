@@ -120,16 +120,16 @@ impl OktaClient {
     pub fn new(settings: &ConnectionSettings, options: ClientOptions) -> Result<Self, OktaError> {
         let token = match &settings.credentials {
             Credentials::ApiToken(token) => token,
-            Credentials::PrivateKey { .. } => {
-                return Err(OktaError::config_with_hint(
-                    "authorization mode `PrivateKey` (OAuth service app) is not supported yet",
-                    "use an API token: set OKTA_CLIENT_AUTHORIZATIONMODE=SSWS and OKTA_CLIENT_TOKEN",
-                ))
-            }
+            Credentials::PrivateKey { .. } => return Err(OktaError::config_with_hint(
+                "authorization mode `PrivateKey` (OAuth service app) is not supported yet",
+                "use an API token: set OKTA_CLIENT_AUTHORIZATIONMODE=SSWS and OKTA_CLIENT_TOKEN",
+            )),
         };
         let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose()))
             .map_err(|_| {
-                OktaError::config("the okta api token contains characters that cannot be sent in a header")
+                OktaError::config(
+                    "the okta api token contains characters that cannot be sent in a header",
+                )
             })?;
         authorization.set_sensitive(true);
         let mut default_headers = HeaderMap::new();
@@ -143,7 +143,10 @@ impl OktaClient {
             .build()
             .map_err(|e| OktaError::config(format!("failed to set up the http client: {e}")))?;
         let org_url = Url::parse(&settings.org_url).map_err(|e| {
-            OktaError::config(format!("`{}` is not a valid org url: {e}", settings.org_url))
+            OktaError::config(format!(
+                "`{}` is not a valid org url: {e}",
+                settings.org_url
+            ))
         })?;
         Ok(OktaClient {
             inner: Arc::new(Inner {
@@ -189,7 +192,9 @@ impl OktaClient {
         &self,
         path_and_query: &str,
     ) -> Result<(T, Option<String>), OktaError> {
-        let reply = self.send(Method::GET, self.url(path_and_query)?, None).await?;
+        let reply = self
+            .send(Method::GET, self.url(path_and_query)?, None)
+            .await?;
         let value = decode(&reply)?;
         Ok((value, reply.request_id))
     }
@@ -311,7 +316,8 @@ impl OktaClient {
                     tracing::debug!(method = %method, path = %path_and_query, elapsed_ms, error = %error, "okta request failed");
                     failed_attempts += 1;
                     if is_read && failed_attempts < options.read_attempts {
-                        self.back_off(failed_attempts, &family, "transport error").await;
+                        self.back_off(failed_attempts, &family, "transport error")
+                            .await;
                         continue;
                     }
                     return Err(if error.is_timeout() {
@@ -375,12 +381,19 @@ impl OktaClient {
             if status.is_server_error() && is_read {
                 failed_attempts += 1;
                 if failed_attempts < options.read_attempts {
-                    self.back_off(failed_attempts, &family, "server error").await;
+                    self.back_off(failed_attempts, &family, "server error")
+                        .await;
                     continue;
                 }
             }
             if !status.is_success() {
-                return Err(api_error(status.as_u16(), &bytes, request_id, &method, &url));
+                return Err(api_error(
+                    status.as_u16(),
+                    &bytes,
+                    request_id,
+                    &method,
+                    &url,
+                ));
             }
             return Ok(Reply {
                 headers,
@@ -394,14 +407,24 @@ impl OktaClient {
 
     async fn back_off(&self, failed_attempts: u32, family: &str, why: &str) {
         let options = &self.inner.options;
-        let wait = ratelimit::backoff(failed_attempts - 1, options.backoff_base, options.backoff_max);
+        let wait = ratelimit::backoff(
+            failed_attempts - 1,
+            options.backoff_base,
+            options.backoff_max,
+        );
         bump(&self.inner.counters.retries);
         tracing::trace!(family = %family, wait_ms = wait.as_millis(), attempt = failed_attempts + 1, "{why}: retrying the read");
         tokio::time::sleep(wait).await;
     }
 }
 
-fn api_error(status: u16, body: &[u8], request_id: Option<String>, method: &Method, url: &Url) -> OktaError {
+fn api_error(
+    status: u16,
+    body: &[u8],
+    request_id: Option<String>,
+    method: &Method,
+    url: &Url,
+) -> OktaError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     OktaError::Api(Box::new(ApiError {
         status,
@@ -436,7 +459,10 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(parse_link_header)
-        .find(|(_, rels)| rels.split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        .find(|(_, rels)| {
+            rels.split_whitespace()
+                .any(|r| r.eq_ignore_ascii_case("next"))
+        })
         .map(|(url, _)| url)
 }
 
@@ -481,13 +507,19 @@ mod tests {
     #[test]
     fn link_headers() {
         let cases = [
-            (vec![r#"<https://a/x?after=1>; rel="next""#], Some("https://a/x?after=1")),
+            (
+                vec![r#"<https://a/x?after=1>; rel="next""#],
+                Some("https://a/x?after=1"),
+            ),
             (
                 vec![r#"<https://a/x>; rel="self", <https://a/x?after=2&f=a,b>; rel="next""#],
                 Some("https://a/x?after=2&f=a,b"),
             ),
             (
-                vec![r#"<https://a/x>; rel="self""#, r#"<https://a/x?after=3>; rel=next"#],
+                vec![
+                    r#"<https://a/x>; rel="self""#,
+                    r#"<https://a/x?after=3>; rel=next"#,
+                ],
                 Some("https://a/x?after=3"),
             ),
             (vec![r#"<https://a/x>; rel="self""#], None),
@@ -567,12 +599,18 @@ mod http_tests {
                 .route(
                     "GET",
                     "/api/v1/things",
-                    vec![Canned::ok("[1]").header("link", r#"<https://evil.example.com/api/v1/things?after=1>; rel="next""#)],
+                    vec![Canned::ok("[1]").header(
+                        "link",
+                        r#"<https://evil.example.com/api/v1/things?after=1>; rel="next""#,
+                    )],
                 )
                 .start()
                 .await;
             let client = server.client(fast_options());
-            let e = client.get_all::<u32>("/api/v1/things").await.expect_err("refused");
+            let e = client
+                .get_all::<u32>("/api/v1/things")
+                .await
+                .expect_err("refused");
             assert!(e.to_string().contains("evil.example.com"), "{e}");
             assert_eq!(server.requests().len(), 1);
         })
@@ -586,15 +624,21 @@ mod http_tests {
                 .route(
                     "GET",
                     "/api/v1/things?limit=1",
-                    vec![Canned::ok("[1]").header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                    vec![
+                        Canned::ok("[1]").header("link", r#"</api/v1/things?after=1>; rel="next""#)
+                    ],
                 )
                 .route(
                     "GET",
                     "/api/v1/things?after=1",
                     vec![
-                        Canned::error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
-                            .rate(600, 0, 1)
-                            .header("x-okta-request-id", "req-the-429"),
+                        Canned::error(
+                            429,
+                            "E0000047",
+                            "API call exceeded rate limit due to too many requests.",
+                        )
+                        .rate(600, 0, 1)
+                        .header("x-okta-request-id", "req-the-429"),
                         Canned::ok("[2]"),
                     ],
                 )
@@ -607,10 +651,16 @@ mod http_tests {
             };
             let client = server.client(options);
             let started = Instant::now();
-            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            let items: Vec<u32> = client
+                .get_all("/api/v1/things?limit=1")
+                .await
+                .expect("reads");
             let waited = started.elapsed();
             assert_eq!(items, vec![1, 2]);
-            assert!(waited >= Duration::from_millis(1900), "waited only {waited:?}");
+            assert!(
+                waited >= Duration::from_millis(1900),
+                "waited only {waited:?}"
+            );
             assert!(waited < Duration::from_secs(5), "waited {waited:?}");
             let requests = server.requests();
             assert_eq!(requests.len(), 3);
@@ -618,7 +668,10 @@ mod http_tests {
             assert_eq!(requests[2].header("x-okta-retry-for"), Some("req-the-429"));
             assert_eq!(requests[2].header("x-okta-retry-count"), Some("1"));
             let stats = client.stats();
-            assert_eq!((stats.requests, stats.rate_limited, stats.retries), (3, 1, 1));
+            assert_eq!(
+                (stats.requests, stats.rate_limited, stats.retries),
+                (3, 1, 1)
+            );
         })
         .await;
     }
@@ -627,15 +680,25 @@ mod http_tests {
     async fn endless_429s_end_in_rate_limit_exhausted() {
         bounded(async {
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0)])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0)],
+                )
                 .start()
                 .await;
             let client = server.client(ClientOptions {
                 max_rate_limit_retries: 2,
                 ..fast_options()
             });
-            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("gives up");
-            assert!(matches!(e, OktaError::RateLimitExhausted { attempts: 3, .. }), "{e}");
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("gives up");
+            assert!(
+                matches!(e, OktaError::RateLimitExhausted { attempts: 3, .. }),
+                "{e}"
+            );
             assert!(e.is_rate_limited());
             assert!(e.hint().unwrap_or_default().contains("retry later"));
             assert_eq!(server.requests().len(), 3);
@@ -654,7 +717,11 @@ mod http_tests {
                         .rate(600, 0, 0)
                         .header("link", r#"</api/v1/things?after=1>; rel="next""#)],
                 )
-                .route("GET", "/api/v1/things?after=1", vec![Canned::ok("[2]").rate(600, 599, 60)])
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![Canned::ok("[2]").rate(600, 599, 60)],
+                )
                 .start()
                 .await;
             let client = server.client(ClientOptions {
@@ -662,9 +729,16 @@ mod http_tests {
                 ..fast_options()
             });
             let started = Instant::now();
-            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            let items: Vec<u32> = client
+                .get_all("/api/v1/things?limit=1")
+                .await
+                .expect("reads");
             assert_eq!(items, vec![1, 2]);
-            assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() >= Duration::from_millis(250),
+                "{:?}",
+                started.elapsed()
+            );
             let stats = client.stats();
             assert_eq!(stats.rate_limited, 0);
             assert!(stats.paced >= 1, "{stats:?}");
@@ -701,11 +775,18 @@ mod http_tests {
     async fn a_read_gives_up_after_the_attempt_budget() {
         bounded(async {
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::error(500, "E0000009", "Internal Server Error")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::error(500, "E0000009", "Internal Server Error")],
+                )
                 .start()
                 .await;
             let client = server.client(fast_options());
-            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("fails");
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("fails");
             assert_eq!(e.status(), Some(500));
             assert_eq!(server.requests().len(), 4);
         })
@@ -716,12 +797,22 @@ mod http_tests {
     async fn a_5xx_on_a_write_is_not_retried() {
         bounded(async {
             let server = script()
-                .route("PUT", "/api/v1/apps/0oa1/groups/00g1", vec![Canned::error(500, "E0000009", "Internal Server Error"), Canned::ok("{}")])
+                .route(
+                    "PUT",
+                    "/api/v1/apps/0oa1/groups/00g1",
+                    vec![
+                        Canned::error(500, "E0000009", "Internal Server Error"),
+                        Canned::ok("{}"),
+                    ],
+                )
                 .start()
                 .await;
             let client = server.client(fast_options());
             let url = client.url("/api/v1/apps/0oa1/groups/00g1").expect("url");
-            let e = client.send(Method::PUT, url, Some(&json!({}))).await.expect_err("fails");
+            let e = client
+                .send(Method::PUT, url, Some(&json!({})))
+                .await
+                .expect_err("fails");
             assert_eq!(e.status(), Some(500));
             assert_eq!(e.request_id(), Some("req-1"));
             assert_eq!(server.requests().len(), 1);
@@ -733,8 +824,16 @@ mod http_tests {
     async fn a_dropped_connection_is_retried_on_a_read_but_not_on_a_write() {
         bounded(async {
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::drop_connection(), Canned::ok("[]")])
-                .route("POST", "/api/v1/mappings/prm1", vec![Canned::drop_connection(), Canned::ok("{}")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::drop_connection(), Canned::ok("[]")],
+                )
+                .route(
+                    "POST",
+                    "/api/v1/mappings/prm1",
+                    vec![Canned::drop_connection(), Canned::ok("{}")],
+                )
                 .start()
                 .await;
             let client = server.client(fast_options());
@@ -742,7 +841,10 @@ mod http_tests {
             assert!(apps.is_empty());
             assert_eq!(server.requests().len(), 2);
             let url = client.url("/api/v1/mappings/prm1").expect("url");
-            let e = client.send(Method::POST, url, Some(&json!({}))).await.expect_err("fails");
+            let e = client
+                .send(Method::POST, url, Some(&json!({})))
+                .await
+                .expect_err("fails");
             assert!(matches!(e, OktaError::Transport { .. }), "{e}");
             assert!(e.to_string().contains("POST /api/v1/mappings/prm1"), "{e}");
             assert_eq!(server.requests().len(), 3);
@@ -757,13 +859,23 @@ mod http_tests {
                 .route(
                     "POST",
                     "/api/v1/mappings/prm1",
-                    vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0), Canned::ok("{}")],
+                    vec![
+                        Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0),
+                        Canned::ok("{}"),
+                    ],
                 )
                 .start()
                 .await;
             let client = server.client(fast_options());
             let url = client.url("/api/v1/mappings/prm1").expect("url");
-            client.send(Method::POST, url, Some(&json!({"properties": {"dn": null}}))).await.expect("resent");
+            client
+                .send(
+                    Method::POST,
+                    url,
+                    Some(&json!({"properties": {"dn": null}})),
+                )
+                .await
+                .expect("resent");
             let requests = server.requests();
             assert_eq!(requests.len(), 2);
             assert_eq!(requests[1].header("x-okta-retry-for"), Some("req-1"));
@@ -777,7 +889,11 @@ mod http_tests {
     async fn malformed_json_is_a_decode_error_naming_the_endpoint() {
         bounded(async {
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::ok(r#"[{"id": 5, "name": "active_directory"}]"#)])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::ok(r#"[{"id": 5, "name": "active_directory"}]"#)],
+                )
                 .start()
                 .await;
             let client = server.client(fast_options());
@@ -822,7 +938,10 @@ mod http_tests {
 
     impl std::io::Write for LogBuffer {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -842,15 +961,31 @@ mod http_tests {
         let _guard = tracing::subscriber::set_default(subscriber);
         bounded(async {
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::error(500, "E0000009", "boom"), Canned::error(403, "E0000006", "forbidden")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::error(500, "E0000009", "boom"),
+                        Canned::error(403, "E0000006", "forbidden"),
+                    ],
+                )
                 .start()
                 .await;
             let client = server.client(fast_options());
-            let api = client.get_json::<Value>("/api/v1/apps").await.expect_err("403");
+            let api = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("403");
             // A transport error: nothing listens on the server's port once it is dropped.
-            let gone = server.client(ClientOptions { read_attempts: 1, ..fast_options() });
+            let gone = server.client(ClientOptions {
+                read_attempts: 1,
+                ..fast_options()
+            });
             drop(server);
-            let transport = gone.get_json::<Value>("/api/v1/apps").await.expect_err("refused");
+            let transport = gone
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("refused");
             let mut outputs = vec![format!("{client:?}")];
             for e in [&api, &transport] {
                 outputs.push(format!("{e} {e:?} {:?}", e.hint()));
@@ -860,7 +995,13 @@ mod http_tests {
                     source = s.source();
                 }
             }
-            let logs = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).to_string();
+            let logs = String::from_utf8_lossy(
+                &logs
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .to_string();
             assert!(logs.contains("okta request"), "{logs}");
             assert!(logs.contains("/api/v1/apps"), "{logs}");
             assert!(logs.contains("req-1"), "{logs}");
@@ -876,12 +1017,20 @@ mod http_tests {
     #[tokio::test]
     async fn concurrency_is_bounded() {
         bounded(async {
-            let server = script().route("GET", "/api/v1/apps", vec![Canned::ok("[]")]).start().await;
-            let client = server.client(ClientOptions { max_concurrency: 2, ..fast_options() });
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::ok("[]")])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_concurrency: 2,
+                ..fast_options()
+            });
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..6 {
                 let client = client.clone();
-                tasks.spawn(async move { client.get_json::<Value>("/api/v1/apps").await.map(|_| ()) });
+                tasks.spawn(
+                    async move { client.get_json::<Value>("/api/v1/apps").await.map(|_| ()) },
+                );
             }
             while let Some(done) = tasks.join_next().await {
                 assert!(matches!(done, Ok(Ok(()))));

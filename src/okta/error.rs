@@ -83,7 +83,10 @@ pub enum OktaError {
 
     /// Missing or invalid connection settings.
     #[error("{message}")]
-    Config { message: String, hint: Option<String> },
+    Config {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl OktaError {
@@ -127,9 +130,8 @@ impl OktaError {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             OktaError::Api(api) => api.request_id.as_deref(),
-            OktaError::Decode { request_id, .. } | OktaError::RateLimitExhausted { request_id, .. } => {
-                request_id.as_deref()
-            }
+            OktaError::Decode { request_id, .. }
+            | OktaError::RateLimitExhausted { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -183,7 +185,11 @@ fn api_hint(api: &ApiError) -> Option<String> {
 
 /// The OAuth scope an endpoint needs (also tells an API-token admin what is being done).
 pub(crate) fn required_scope(path: &str, write: bool) -> &'static str {
-    match (path.starts_with("/api/v1/mappings"), path.starts_with("/api/v1/meta/types/user"), write) {
+    match (
+        path.starts_with("/api/v1/mappings"),
+        path.starts_with("/api/v1/meta/types/user"),
+        write,
+    ) {
         (true, _, false) => "okta.profileMappings.read",
         (true, _, true) => "okta.profileMappings.manage",
         (_, true, _) => "okta.userTypes.read",
@@ -229,7 +235,9 @@ mod tests {
         OktaError::Api(Box::new(ApiError {
             status,
             error_code: Some("E0000006".into()),
-            error_summary: Some("You do not have permission to perform the requested action".into()),
+            error_summary: Some(
+                "You do not have permission to perform the requested action".into(),
+            ),
             error_id: Some("oae1".into()),
             error_causes: vec![],
             request_id: Some("abc".into()),
@@ -240,7 +248,11 @@ mod tests {
 
     #[test]
     fn api_error_display_matches_the_style() {
-        let e = api(403, "GET", "https://acme.okta.com/api/v1/apps?filter=x&limit=200");
+        let e = api(
+            403,
+            "GET",
+            "https://acme.okta.com/api/v1/apps?filter=x&limit=200",
+        );
         assert_eq!(
             e.to_string(),
             "okta returned 403 `E0000006` (You do not have permission to perform the requested action) for `GET /api/v1/apps` (request id `abc`)"
@@ -251,10 +263,26 @@ mod tests {
     fn hints_name_the_scope() {
         let cases = [
             ("GET", "https://a/api/v1/apps", "okta.apps.read"),
-            ("GET", "https://a/api/v1/mappings?targetId=0oa1", "okta.profileMappings.read"),
-            ("POST", "https://a/api/v1/mappings/prm1", "okta.profileMappings.manage"),
-            ("PUT", "https://a/api/v1/apps/0oa1/groups/00g1", "okta.apps.manage"),
-            ("GET", "https://a/api/v1/meta/types/user", "okta.userTypes.read"),
+            (
+                "GET",
+                "https://a/api/v1/mappings?targetId=0oa1",
+                "okta.profileMappings.read",
+            ),
+            (
+                "POST",
+                "https://a/api/v1/mappings/prm1",
+                "okta.profileMappings.manage",
+            ),
+            (
+                "PUT",
+                "https://a/api/v1/apps/0oa1/groups/00g1",
+                "okta.apps.manage",
+            ),
+            (
+                "GET",
+                "https://a/api/v1/meta/types/user",
+                "okta.userTypes.read",
+            ),
         ];
         for (method, url, scope) in cases {
             let hint = api(403, method, url).hint().unwrap_or_default();
@@ -264,14 +292,19 @@ mod tests {
 
     #[test]
     fn not_found_on_a_directory_names_it() {
-        let hint = api(404, "GET", "https://a/api/v1/apps/0oa9/groups").hint().unwrap_or_default();
+        let hint = api(404, "GET", "https://a/api/v1/apps/0oa9/groups")
+            .hint()
+            .unwrap_or_default();
         assert!(hint.contains("`0oa9`"), "{hint}");
         assert!(api(404, "GET", "https://a/x").is_not_found());
     }
 
     #[test]
     fn path_of_strips_host_and_query() {
-        assert_eq!(path_of("https://a.okta.com/api/v1/apps?x=1"), "/api/v1/apps");
+        assert_eq!(
+            path_of("https://a.okta.com/api/v1/apps?x=1"),
+            "/api/v1/apps"
+        );
         assert_eq!(path_of("https://a.okta.com"), "/");
         assert_eq!(path_of("/api/v1/x"), "/api/v1/x");
     }

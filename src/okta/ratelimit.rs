@@ -42,9 +42,8 @@ pub(crate) struct RateHeaders {
 
 impl RateHeaders {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
-        let number = |name: &str| -> Option<u64> {
-            headers.get(name)?.to_str().ok()?.trim().parse().ok()
-        };
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         Some(RateHeaders {
             limit: number("x-rate-limit-limit"),
             remaining: number("x-rate-limit-remaining")?,
@@ -82,9 +81,7 @@ pub(crate) fn wait_until_reset(
 /// Full-jitter exponential backoff: a random wait in `0..=min(max, base·2^attempt)`.
 pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     use rand::Rng;
-    let cap = base
-        .saturating_mul(2u32.saturating_pow(attempt))
-        .min(max);
+    let cap = base.saturating_mul(2u32.saturating_pow(attempt)).min(max);
     let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
     Duration::from_millis(rand::thread_rng().gen_range(0..=cap_ms))
 }
@@ -154,7 +151,12 @@ impl RateLimiter {
         state.in_flight = state.in_flight.saturating_sub(1);
         if let Some(seen) = seen {
             let reset_at = Instant::now()
-                + wait_until_reset(seen.reset_epoch, seen.date_epoch, self.padding, self.max_wait);
+                + wait_until_reset(
+                    seen.reset_epoch,
+                    seen.date_epoch,
+                    self.padding,
+                    self.max_wait,
+                );
             let remaining = match state.window {
                 // Responses of one window can arrive out of order: the lowest count is newest.
                 Some(w) if w.reset_epoch == seen.reset_epoch => w.remaining.min(seen.remaining),
@@ -211,10 +213,22 @@ mod tests {
     fn families() {
         let cases = [
             ("GET", "/api/v1/apps", "GET /api/v1/apps"),
-            ("GET", "/api/v1/apps/0oa1abc/groups", "GET /api/v1/apps/{id}/groups"),
-            ("PUT", "/api/v1/apps/0oa1abc/groups/00g2", "PUT /api/v1/apps/{id}/groups/{id}"),
+            (
+                "GET",
+                "/api/v1/apps/0oa1abc/groups",
+                "GET /api/v1/apps/{id}/groups",
+            ),
+            (
+                "PUT",
+                "/api/v1/apps/0oa1abc/groups/00g2",
+                "PUT /api/v1/apps/{id}/groups/{id}",
+            ),
             ("GET", "/api/v1/mappings/prm9", "GET /api/v1/mappings/{id}"),
-            ("GET", "/api/v1/meta/types/user", "GET /api/v1/meta/types/user"),
+            (
+                "GET",
+                "/api/v1/meta/types/user",
+                "GET /api/v1/meta/types/user",
+            ),
         ];
         for (method, path, want) in cases {
             assert_eq!(endpoint_family(method, path), want);
@@ -227,22 +241,38 @@ mod tests {
         headers.insert("date", "Sun, 29 Nov 2026 18:00:00 GMT".parse().expect("hv"));
         let date = date_epoch(&headers).expect("date parses");
         assert_eq!(date, 1_795_975_200);
-        headers.insert("x-rate-limit-reset", (date + 7).to_string().parse().expect("hv"));
+        headers.insert(
+            "x-rate-limit-reset",
+            (date + 7).to_string().parse().expect("hv"),
+        );
         headers.insert("x-rate-limit-remaining", "0".parse().expect("hv"));
         let seen = RateHeaders::from_headers(&headers).expect("parses");
         let max = Duration::from_secs(120);
-        let wait = wait_until_reset(seen.reset_epoch, seen.date_epoch, Duration::from_secs(1), max);
+        let wait = wait_until_reset(
+            seen.reset_epoch,
+            seen.date_epoch,
+            Duration::from_secs(1),
+            max,
+        );
         assert_eq!(wait, Duration::from_secs(8));
         // A reset already past (server clock) waits only the padding; absurd ones are capped.
-        assert_eq!(wait_until_reset(date - 5, Some(date), Duration::from_secs(1), max), Duration::from_secs(1));
-        assert_eq!(wait_until_reset(date + 9999, Some(date), Duration::ZERO, max), max);
+        assert_eq!(
+            wait_until_reset(date - 5, Some(date), Duration::from_secs(1), max),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            wait_until_reset(date + 9999, Some(date), Duration::ZERO, max),
+            max
+        );
     }
 
     #[test]
     fn backoff_stays_within_the_cap() {
         let base = Duration::from_millis(200);
         for attempt in 0..10 {
-            let cap = base.saturating_mul(2u32.pow(attempt)).min(Duration::from_secs(5));
+            let cap = base
+                .saturating_mul(2u32.pow(attempt))
+                .min(Duration::from_secs(5));
             assert!(backoff(attempt, base, Duration::from_secs(5)) <= cap);
         }
     }

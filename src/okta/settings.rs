@@ -265,7 +265,10 @@ fn read_okta_yaml(path: &PathBuf, warnings: &mut Vec<String>) -> Result<YamlClie
             .map(|l| format!(" at line {} column {}", l.line(), l.column()))
             .unwrap_or_default();
         OktaError::config_with_hint(
-            format!("failed to read `{}`: not valid okta.yaml{at}", path.display()),
+            format!(
+                "failed to read `{}`: not valid okta.yaml{at}",
+                path.display()
+            ),
             "the file must look like `okta: {client: {orgUrl: …, token: …}}`",
         )
     })?;
@@ -314,7 +317,9 @@ pub fn normalize_org_url(raw: &str, warnings: &mut Vec<String>) -> Result<String
     })?;
     let host = url
         .host_str()
-        .ok_or_else(|| OktaError::config(format!("`{raw}` is not a valid org url: it has no host")))?
+        .ok_or_else(|| {
+            OktaError::config(format!("`{raw}` is not a valid org url: it has no host"))
+        })?
         .to_string();
     match url.scheme() {
         "https" => {}
@@ -399,34 +404,99 @@ mod tests {
         }
     }
 
+    /// One row of the precedence table: which sources are present, what wins.
+    struct Case {
+        flag_url: Option<&'static str>,
+        flag_token: Option<&'static str>,
+        env: &'static [(&'static str, &'static str)],
+        yaml: bool,
+        toml_url: Option<&'static str>,
+        want_url: &'static str,
+        want_token: &'static str,
+    }
+
     #[test]
     fn precedence_flags_env_yaml_toml() {
         let home = home_with_yaml(
             "okta:\n  client:\n    orgUrl: https://yaml.okta.com\n    token: yamltoken\n",
         );
-        let full_env = env_of(&[
+        let all_env: &[(&str, &str)] = &[
             ("OKTA_CLIENT_ORGURL", "https://env.okta.com"),
             ("OKTA_CLIENT_TOKEN", "envtoken"),
-        ]);
-        let no_env = env_of(&[]);
-        let flags = ConnectionFlags {
-            org_url: Some("https://flag.okta.com".into()),
-            token: Some(Secret::new("flagtoken")),
-            ..ConnectionFlags::default()
-        };
-        let none = ConnectionFlags::default();
-        // (flags, env, home?, toml url) -> (url, token)
-        let cases: Vec<(&ConnectionFlags, &dyn Fn(&str) -> Option<String>, bool, Option<&str>, &str, &str)> = vec![
-            (&flags, &full_env, true, Some("https://toml.okta.com"), "https://flag.okta.com", "flagtoken"),
-            (&none, &full_env, true, Some("https://toml.okta.com"), "https://env.okta.com", "envtoken"),
-            (&none, &no_env, true, Some("https://toml.okta.com"), "https://yaml.okta.com", "yamltoken"),
         ];
-        for (flags, env, with_home, toml, url, token) in cases {
-            let home = with_home.then(|| home.path());
-            let s = resolve_connection_settings(flags, env, home, toml).expect("resolves");
-            assert_eq!(s.org_url, url);
-            assert_eq!(token_of(&s), token);
+        let toml = Some("https://toml.okta.com");
+        let cases = [
+            Case {
+                flag_url: Some("https://flag.okta.com"),
+                flag_token: Some("flagtoken"),
+                env: all_env,
+                yaml: true,
+                toml_url: toml,
+                want_url: "https://flag.okta.com",
+                want_token: "flagtoken",
+            },
+            Case {
+                flag_url: None,
+                flag_token: None,
+                env: all_env,
+                yaml: true,
+                toml_url: toml,
+                want_url: "https://env.okta.com",
+                want_token: "envtoken",
+            },
+            Case {
+                flag_url: None,
+                flag_token: None,
+                env: &[],
+                yaml: true,
+                toml_url: toml,
+                want_url: "https://yaml.okta.com",
+                want_token: "yamltoken",
+            },
+            Case {
+                flag_url: None,
+                flag_token: None,
+                env: &[("OKTA_CLIENT_TOKEN", "envtoken")],
+                yaml: false,
+                toml_url: toml,
+                want_url: "https://toml.okta.com",
+                want_token: "envtoken",
+            },
+            // Sources mix per setting: the url from a flag, the token from the file.
+            Case {
+                flag_url: Some("https://flag.okta.com"),
+                flag_token: None,
+                env: &[],
+                yaml: true,
+                toml_url: None,
+                want_url: "https://flag.okta.com",
+                want_token: "yamltoken",
+            },
+            // An empty variable counts as unset.
+            Case {
+                flag_url: None,
+                flag_token: None,
+                env: &[("OKTA_CLIENT_ORGURL", " "), ("OKTA_CLIENT_TOKEN", "")],
+                yaml: true,
+                toml_url: None,
+                want_url: "https://yaml.okta.com",
+                want_token: "yamltoken",
+            },
+        ];
+        for (row, case) in cases.iter().enumerate() {
+            let flags = ConnectionFlags {
+                org_url: case.flag_url.map(str::to_string),
+                token: case.flag_token.map(Secret::new),
+                ..ConnectionFlags::default()
+            };
+            let env = env_of(case.env);
+            let home = case.yaml.then(|| home.path());
+            let s = resolve_connection_settings(&flags, &env, home, case.toml_url)
+                .unwrap_or_else(|e| panic!("row {row}: {e}"));
+            assert_eq!(s.org_url, case.want_url, "row {row}");
+            assert_eq!(token_of(&s), case.want_token, "row {row}");
         }
+        let none = ConnectionFlags::default();
         // ouguard.toml is the lowest source of the url, and never of a token.
         let env = env_of(&[("OKTA_CLIENT_TOKEN", "t")]);
         let s = resolve_connection_settings(&none, &env, None, Some("https://toml.okta.com/"))
@@ -438,8 +508,7 @@ mod tests {
     #[test]
     fn missing_url_or_token_is_a_clear_error() {
         let none = ConnectionFlags::default();
-        let e = resolve_connection_settings(&none, &env_of(&[]), None, None)
-            .expect_err("no url");
+        let e = resolve_connection_settings(&none, &env_of(&[]), None, None).expect_err("no url");
         assert!(e.to_string().contains("org url"), "{e}");
         assert!(e.hint().unwrap_or_default().contains("OKTA_CLIENT_ORGURL"));
         let e = resolve_connection_settings(&none, &env_of(&[]), None, Some("https://a.okta.com"))
@@ -453,13 +522,21 @@ mod tests {
             ("OKTA_CLIENT_ORGURL", "https://a.okta.com"),
             ("OKTA_CLIENT_AUTHORIZATIONMODE", "PrivateKey"),
             ("OKTA_CLIENT_CLIENTID", "0oaclient"),
-            ("OKTA_CLIENT_SCOPES", "okta.apps.read okta.profileMappings.read"),
-            ("OKTA_CLIENT_PRIVATEKEY", "-----BEGIN PRIVATE KEY-----secret"),
+            (
+                "OKTA_CLIENT_SCOPES",
+                "okta.apps.read okta.profileMappings.read",
+            ),
+            (
+                "OKTA_CLIENT_PRIVATEKEY",
+                "-----BEGIN PRIVATE KEY-----secret",
+            ),
         ]);
         let s = resolve_connection_settings(&ConnectionFlags::default(), &env, None, None)
             .expect("resolves");
         match &s.credentials {
-            Credentials::PrivateKey { client_id, scopes, .. } => {
+            Credentials::PrivateKey {
+                client_id, scopes, ..
+            } => {
                 assert_eq!(client_id, "0oaclient");
                 assert_eq!(scopes.len(), 2);
             }
@@ -481,7 +558,11 @@ mod tests {
             ("https://acme.okta.com", "https://acme.okta.com", 0),
             ("https://acme.okta.com/", "https://acme.okta.com", 0),
             ("acme.okta.com", "https://acme.okta.com", 0),
-            ("https://acme-admin.okta.com/admin/dashboard", "https://acme.okta.com", 2),
+            (
+                "https://acme-admin.okta.com/admin/dashboard",
+                "https://acme.okta.com",
+                2,
+            ),
             ("http://127.0.0.1:8080/", "http://127.0.0.1:8080", 0),
             ("http://localhost:1234", "http://localhost:1234", 0),
             ("http://[::1]:1234", "http://[::1]:1234", 0),
@@ -492,11 +573,19 @@ mod tests {
             assert_eq!(normalize_org_url(raw, &mut warnings).expect(raw), want);
             assert_eq!(warnings.len(), n_warnings, "{raw}: {warnings:?}");
         }
-        for raw in ["http://acme.okta.com", "http://10.0.0.1", "http://localhost.evil.com"] {
+        for raw in [
+            "http://acme.okta.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.com",
+        ] {
             let e = normalize_org_url(raw, &mut Vec::new()).expect_err(raw);
             assert!(matches!(e, OktaError::InsecureUrl { .. }), "{raw}: {e}");
         }
-        for raw in ["ftp://acme.okta.com", "https://", "https://u:p@acme.okta.com"] {
+        for raw in [
+            "ftp://acme.okta.com",
+            "https://",
+            "https://u:p@acme.okta.com",
+        ] {
             assert!(normalize_org_url(raw, &mut Vec::new()).is_err(), "{raw}");
         }
     }
@@ -512,16 +601,27 @@ mod tests {
             ..ConnectionFlags::default()
         };
         let s = resolve_connection_settings(&flags, &env_of(&[]), None, None).expect("resolves");
-        for text in [format!("{flags:?}"), format!("{s:?}"), format!("{:#?}", s.credentials)] {
+        for text in [
+            format!("{flags:?}"),
+            format!("{s:?}"),
+            format!("{:#?}", s.credentials),
+        ] {
             assert!(!text.contains(TOKEN), "{text}");
         }
     }
 
     #[test]
     fn bad_yaml_names_the_file_not_the_token() {
-        let home = home_with_yaml(&format!("okta:\n  client:\n    token: {TOKEN}\n   bad: [\n"));
-        let e = resolve_connection_settings(&ConnectionFlags::default(), &env_of(&[]), Some(home.path()), None)
-            .expect_err("bad yaml");
+        let home = home_with_yaml(&format!(
+            "okta:\n  client:\n    token: {TOKEN}\n   bad: [\n"
+        ));
+        let e = resolve_connection_settings(
+            &ConnectionFlags::default(),
+            &env_of(&[]),
+            Some(home.path()),
+            None,
+        )
+        .expect_err("bad yaml");
         let text = format!("{e} {e:?}");
         assert!(text.contains("okta.yaml"), "{text}");
         assert!(!text.contains(TOKEN), "{text}");
@@ -531,15 +631,30 @@ mod tests {
     #[test]
     fn world_readable_okta_yaml_warns() {
         use std::os::unix::fs::PermissionsExt;
-        let home = home_with_yaml("okta:\n  client:\n    orgUrl: https://a.okta.com\n    token: t\n");
+        let home =
+            home_with_yaml("okta:\n  client:\n    orgUrl: https://a.okta.com\n    token: t\n");
         let file = home.path().join(".okta/okta.yaml");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let s = resolve_connection_settings(&ConnectionFlags::default(), &env_of(&[]), Some(home.path()), None)
-            .expect("resolves");
-        assert!(s.warnings.iter().any(|w| w.contains("chmod 600")), "{:?}", s.warnings);
+        let s = resolve_connection_settings(
+            &ConnectionFlags::default(),
+            &env_of(&[]),
+            Some(home.path()),
+            None,
+        )
+        .expect("resolves");
+        assert!(
+            s.warnings.iter().any(|w| w.contains("chmod 600")),
+            "{:?}",
+            s.warnings
+        );
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        let s = resolve_connection_settings(&ConnectionFlags::default(), &env_of(&[]), Some(home.path()), None)
-            .expect("resolves");
+        let s = resolve_connection_settings(
+            &ConnectionFlags::default(),
+            &env_of(&[]),
+            Some(home.path()),
+            None,
+        )
+        .expect("resolves");
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 }

@@ -45,7 +45,9 @@ impl Canned {
     pub(crate) fn error(status: u16, code: &str, summary: &str) -> Self {
         Canned::json(
             status,
-            format!(r#"{{"errorCode":"{code}","errorSummary":"{summary}","errorLink":"{code}","errorId":"oae1","errorCauses":[]}}"#),
+            format!(
+                r#"{{"errorCode":"{code}","errorSummary":"{summary}","errorLink":"{code}","errorId":"oae1","errorCauses":[]}}"#
+            ),
         )
     }
 
@@ -193,7 +195,10 @@ pub(crate) async fn bounded<T>(future: impl Future<Output = T>) -> T {
         .expect("test took longer than 20 s")
 }
 
-async fn serve_connection(mut socket: TcpStream, script: Arc<Mutex<Script>>) -> std::io::Result<()> {
+async fn serve_connection(
+    mut socket: TcpStream,
+    script: Arc<Mutex<Script>>,
+) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     loop {
         let Some(head_end) = read_head(&mut socket, &mut buffer).await? else {
@@ -239,13 +244,22 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Mutex<Script>>) -> 
             let path = target.split('?').next().unwrap_or_default();
             let exact = format!("{method} {target}");
             let by_path = format!("{method} {path}");
-            let key = if script.routes.contains_key(&exact) { exact } else { by_path };
+            let key = if script.routes.contains_key(&exact) {
+                exact
+            } else {
+                by_path
+            };
             let answer = match script.routes.get_mut(&key) {
                 Some(queue) if queue.len() > 1 => queue.pop_front(),
                 Some(queue) => queue.front().cloned(),
                 None => None,
             };
-            (answer.unwrap_or_else(|| Canned::error(404, "E0000007", "Not found: Resource not found")), number)
+            (
+                answer.unwrap_or_else(|| {
+                    Canned::error(404, "E0000007", "Not found: Resource not found")
+                }),
+                number,
+            )
         };
         if answer.drop_connection {
             return Ok(());
@@ -260,7 +274,11 @@ async fn serve_connection(mut socket: TcpStream, script: Arc<Mutex<Script>>) -> 
             answer.status,
             answer.body.len()
         );
-        if !answer.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("x-okta-request-id")) {
+        if !answer
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("x-okta-request-id"))
+        {
             response.push_str(&format!("x-okta-request-id: req-{number}\r\n"));
         }
         if let Some((limit, remaining, reset_in)) = answer.rate {

@@ -98,7 +98,10 @@ impl OktaClient {
     }
 
     /// `GET /api/v1/mappings/{mappingId}`, with its properties.
-    pub async fn get_mapping(&self, mapping_id: &str) -> Result<(Mapping, Option<String>), OktaError> {
+    pub async fn get_mapping(
+        &self,
+        mapping_id: &str,
+    ) -> Result<(Mapping, Option<String>), OktaError> {
         let path = format!("/api/v1/mappings/{}", segment(mapping_id));
         let (wire, request_id): (WireMapping, _) = self.get_json(&path).await?;
         Ok((Mapping::from(wire), request_id))
@@ -165,6 +168,100 @@ mod tests {
 
     #[test]
     fn removal_body_is_exactly_the_key() {
-        assert_eq!(mapping_removal_body("dn"), json!({"properties": {"dn": null}}));
+        assert_eq!(
+            mapping_removal_body("dn"),
+            json!({"properties": {"dn": null}})
+        );
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use super::super::test_server::{bounded, fast_options, script, Canned};
+    use super::*;
+
+    const ASSIGNMENT: &str = r#"{"id":"00g1","lastUpdated":"2026-11-01T00:00:00.000Z","priority":4,
+        "profile":{"organizationalUnit":"OU=Old,DC=corp,DC=example,DC=com","fullName":"Keep","memberOf":["a"]},
+        "_embedded":{"group":{"profile":{"name":"Marketing"}}}}"#;
+
+    #[tokio::test]
+    async fn retarget_reads_then_puts_the_whole_assignment() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps/0oa1/groups/00g1", vec![Canned::ok(ASSIGNMENT).header("x-okta-request-id", "read-1")])
+                .route(
+                    "PUT",
+                    "/api/v1/apps/0oa1/groups/00g1",
+                    vec![Canned::ok(r#"{"id":"00g1","lastUpdated":"2026-11-29T18:00:00.000Z","priority":4,"profile":{}}"#)
+                        .header("x-okta-request-id", "write-1")],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let fetched = client.get_group_assignment("0oa1", "00g1").await.expect("reads");
+            assert_eq!(fetched.request_id.as_deref(), Some("read-1"));
+            assert_eq!(fetched.assignment.group_name, "Marketing");
+            assert_eq!(fetched.assignment.last_updated, "2026-11-01T00:00:00.000Z");
+            let result = client
+                .put_group_assignment_ou("0oa1", "00g1", &fetched.raw, "OU=Staff,DC=corp,DC=example,DC=com")
+                .await
+                .expect("writes");
+            assert_eq!(result.request_id.as_deref(), Some("write-1"));
+            assert_eq!(result.last_updated.as_deref(), Some("2026-11-29T18:00:00.000Z"));
+            let requests = server.requests();
+            assert_eq!(requests[0].target, "/api/v1/apps/0oa1/groups/00g1?expand=group");
+            let sent: Value = serde_json::from_str(&requests[1].body).expect("json body");
+            assert_eq!(
+                sent,
+                json!({"priority": 4, "profile": {"organizationalUnit": "OU=Staff,DC=corp,DC=example,DC=com", "fullName": "Keep", "memberOf": ["a"]}})
+            );
+            assert_eq!(requests[1].method, "PUT");
+            assert_eq!(requests[1].header("content-type"), Some("application/json"));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn removing_a_mapping_property_posts_only_that_key() {
+        bounded(async {
+            let mapping = r#"{"id":"prm1","source":{"id":"oty1","name":"user","type":"user"},
+                "target":{"id":"0oa1","name":"active_directory","type":"appuser"},
+                "properties":{"dn":{"expression":"user.dn","pushStatus":"PUSH"}}}"#;
+            let server = script()
+                .route("GET", "/api/v1/mappings/prm1", vec![Canned::ok(mapping)])
+                .route(
+                    "POST",
+                    "/api/v1/mappings/prm1",
+                    vec![Canned::ok(mapping).header("x-okta-request-id", "write-2")],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let (read, request_id) = client.get_mapping("prm1").await.expect("reads");
+            assert_eq!(read.properties["dn"].expression.as_deref(), Some("user.dn"));
+            assert_eq!(request_id.as_deref(), Some("req-1"));
+            let result = client
+                .remove_mapping_property("prm1", "dn")
+                .await
+                .expect("writes");
+            assert_eq!(result.request_id.as_deref(), Some("write-2"));
+            assert_eq!(server.requests()[1].body, r#"{"properties":{"dn":null}}"#);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_assignment_is_not_found() {
+        bounded(async {
+            let server = script().start().await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_group_assignment("0oa1", "00gX")
+                .await
+                .expect_err("404");
+            assert!(e.is_not_found());
+            assert!(e.hint().unwrap_or_default().contains("`0oa1`"));
+        })
+        .await;
     }
 }
