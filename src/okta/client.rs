@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK};
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::{ApiError, OktaError};
-use super::ratelimit::{self, Admission, RateHeaders, RateLimiter};
+use super::ratelimit::{self, Admission, InFlight, RateHeaders, RateLimiter};
 use super::settings::{ConnectionSettings, Credentials};
 use super::wire::ErrorBody;
 
@@ -103,6 +103,21 @@ impl std::fmt::Debug for OktaClient {
             .field("org_url", &self.inner.org_url_text)
             .finish_non_exhaustive()
     }
+}
+
+/// Any HTTP answer, before it is judged.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id: Option<String>,
+    rate: Option<RateHeaders>,
+}
+
+/// A resend after a 429: `X-Okta-Retry-Count` and `X-Okta-Retry-For`.
+struct Resend {
+    count: u32,
+    retry_for: Option<String>,
 }
 
 /// A 2xx answer.
@@ -260,125 +275,52 @@ impl OktaClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, OktaError> {
-        let inner = &self.inner;
-        let options = &inner.options;
+        let options = &self.inner.options;
         let is_read = method == Method::GET || method == Method::HEAD;
         let family = ratelimit::endpoint_family(method.as_str(), url.path());
-        let path_and_query = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
         let mut failed_attempts: u32 = 0;
-        let mut rate_limit_retries: u32 = 0;
-        let mut retry_for: Option<String> = None;
+        let mut resend: Option<Resend> = None;
         loop {
-            let in_flight = loop {
-                match inner.limiter.try_start(&family) {
-                    Admission::Go(guard) => break guard,
-                    Admission::Wait(wait) => {
-                        bump(&inner.counters.paced);
-                        tracing::trace!(family = %family, wait_ms = wait.as_millis(), "pacing: waiting for the rate-limit reset");
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            };
-            let permit = inner.semaphore.acquire().await.ok();
-            let mut request = inner
-                .http
-                .request(method.clone(), url.clone())
-                .header(AUTHORIZATION, inner.authorization.clone());
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            if rate_limit_retries > 0 {
-                if let Some(id) = &retry_for {
-                    request = request.header("X-Okta-Retry-For", id.as_str());
-                }
-                request = request.header("X-Okta-Retry-Count", rate_limit_retries.to_string());
-            }
-            bump(&inner.counters.requests);
-            let started = Instant::now();
-            let outcome = async {
-                let response = request.send().await?;
-                let status = response.status();
-                let headers = response.headers().clone();
-                let bytes = response.bytes().await?;
-                Ok::<_, reqwest::Error>((status, headers, bytes.to_vec()))
-            }
-            .await;
-            drop(permit);
-            let elapsed_ms = started.elapsed().as_millis();
-
-            let (status, headers, bytes) = match outcome {
-                Ok(parts) => parts,
+            let in_flight = self.admit(&family).await;
+            let answer = match self.exchange(&method, &url, body, resend.as_ref()).await {
+                Ok(answer) => answer,
                 Err(error) => {
                     drop(in_flight);
-                    tracing::debug!(method = %method, path = %path_and_query, elapsed_ms, error = %error, "okta request failed");
                     failed_attempts += 1;
                     if is_read && failed_attempts < options.read_attempts {
                         self.back_off(failed_attempts, &family, "transport error")
                             .await;
                         continue;
                     }
-                    return Err(if error.is_timeout() {
-                        OktaError::Timeout {
-                            method: method.to_string(),
-                            url: url.to_string(),
-                        }
-                    } else {
-                        OktaError::Transport {
-                            method: method.to_string(),
-                            url: url.to_string(),
-                            source: error,
-                        }
-                    });
+                    return Err(transport_error(error, &method, &url));
                 }
             };
-            let rate = RateHeaders::from_headers(&headers);
-            in_flight.complete(rate);
-            let request_id = headers
-                .get("x-okta-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            tracing::debug!(
-                method = %method,
-                path = %path_and_query,
-                status = status.as_u16(),
-                request_id = request_id.as_deref().unwrap_or("-"),
-                elapsed_ms,
-                "okta request"
-            );
+            in_flight.complete(answer.rate);
 
-            if status.as_u16() == 429 {
-                bump(&inner.counters.rate_limited);
-                if rate_limit_retries >= options.max_rate_limit_retries {
+            if answer.status == StatusCode::TOO_MANY_REQUESTS {
+                bump(&self.inner.counters.rate_limited);
+                let count = resend.as_ref().map_or(0, |r| r.count);
+                if count >= options.max_rate_limit_retries {
                     return Err(OktaError::RateLimitExhausted {
                         method: method.to_string(),
                         url: url.to_string(),
-                        attempts: rate_limit_retries + 1,
-                        request_id,
+                        attempts: count + 1,
+                        request_id: answer.request_id,
                     });
                 }
-                let wait = match rate {
-                    Some(r) => ratelimit::wait_until_reset(
-                        r.reset_epoch,
-                        r.date_epoch,
-                        options.reset_padding,
-                        options.max_reset_wait,
-                    ),
-                    None => options.reset_padding,
-                };
-                inner
-                    .limiter
-                    .exhaust(&family, wait, rate.map_or(0, |r| r.reset_epoch));
-                rate_limit_retries += 1;
-                retry_for = request_id.or(retry_for);
-                bump(&inner.counters.retries);
-                tracing::trace!(family = %family, wait_ms = wait.as_millis(), retry = rate_limit_retries, "429: waiting for the reset, then resending");
+                let wait = self.wait_for_reset(&family, answer.rate);
+                resend = Some(Resend {
+                    count: count + 1,
+                    retry_for: answer
+                        .request_id
+                        .or_else(|| resend.and_then(|r| r.retry_for)),
+                });
+                bump(&self.inner.counters.retries);
+                tracing::trace!(family = %family, wait_ms = wait.as_millis(), retry = count + 1, "429: waiting for the reset, then resending");
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            if status.is_server_error() && is_read {
+            if answer.status.is_server_error() && is_read {
                 failed_attempts += 1;
                 if failed_attempts < options.read_attempts {
                     self.back_off(failed_attempts, &family, "server error")
@@ -386,23 +328,118 @@ impl OktaClient {
                     continue;
                 }
             }
-            if !status.is_success() {
-                return Err(api_error(
-                    status.as_u16(),
-                    &bytes,
-                    request_id,
-                    &method,
-                    &url,
-                ));
+            if !answer.status.is_success() {
+                return Err(api_error(&answer, &method, &url));
             }
             return Ok(Reply {
-                headers,
-                body: bytes,
-                request_id,
+                headers: answer.headers,
+                body: answer.body,
+                request_id: answer.request_id,
                 method,
                 url,
             });
         }
+    }
+
+    /// Waits until the family's budget allows one more request in flight.
+    async fn admit(&self, family: &str) -> InFlight {
+        loop {
+            match self.inner.limiter.try_start(family) {
+                Admission::Go(guard) => return guard,
+                Admission::Wait(wait) => {
+                    bump(&self.inner.counters.paced);
+                    tracing::trace!(family = %family, wait_ms = wait.as_millis(), "pacing: waiting for the rate-limit reset");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange under the concurrency bound, logged at debug level.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        resend: Option<&Resend>,
+    ) -> Result<Answer, reqwest::Error> {
+        let inner = &self.inner;
+        let mut request = inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, inner.authorization.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(resend) = resend {
+            if let Some(id) = &resend.retry_for {
+                request = request.header("X-Okta-Retry-For", id.as_str());
+            }
+            request = request.header("X-Okta-Retry-Count", resend.count.to_string());
+        }
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let permit = inner.semaphore.acquire().await.ok();
+        bump(&inner.counters.requests);
+        let started = Instant::now();
+        let outcome = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        drop(permit);
+        let elapsed_ms = started.elapsed().as_millis();
+        match outcome {
+            Ok((status, headers, body)) => {
+                let request_id = headers
+                    .get("x-okta-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                tracing::debug!(
+                    method = %method,
+                    path = %path_and_query,
+                    status = status.as_u16(),
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    elapsed_ms,
+                    "okta request"
+                );
+                Ok(Answer {
+                    status,
+                    rate: RateHeaders::from_headers(&headers),
+                    headers,
+                    body,
+                    request_id,
+                })
+            }
+            Err(error) => {
+                tracing::debug!(method = %method, path = %path_and_query, elapsed_ms, error = %error, "okta request failed");
+                Err(error)
+            }
+        }
+    }
+
+    /// After a 429: how long until the family's window resets (`Reset − Date` + padding);
+    /// the rest of the family waits as well.
+    fn wait_for_reset(&self, family: &str, rate: Option<RateHeaders>) -> Duration {
+        let options = &self.inner.options;
+        let wait = match rate {
+            Some(r) => ratelimit::wait_until_reset(
+                r.reset_epoch,
+                r.date_epoch,
+                options.reset_padding,
+                options.max_reset_wait,
+            ),
+            None => options.reset_padding,
+        };
+        self.inner
+            .limiter
+            .exhaust(family, wait, rate.map_or(0, |r| r.reset_epoch));
+        wait
     }
 
     async fn back_off(&self, failed_attempts: u32, family: &str, why: &str) {
@@ -418,16 +455,10 @@ impl OktaClient {
     }
 }
 
-fn api_error(
-    status: u16,
-    body: &[u8],
-    request_id: Option<String>,
-    method: &Method,
-    url: &Url,
-) -> OktaError {
-    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+fn api_error(answer: &Answer, method: &Method, url: &Url) -> OktaError {
+    let parsed: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
     OktaError::Api(Box::new(ApiError {
-        status,
+        status: answer.status.as_u16(),
         error_code: parsed.error_code,
         error_summary: parsed.error_summary,
         error_id: parsed.error_id,
@@ -436,10 +467,25 @@ fn api_error(
             .into_iter()
             .filter_map(|c| c.error_summary)
             .collect(),
-        request_id,
+        request_id: answer.request_id.clone(),
         method: method.to_string(),
         url: url.to_string(),
     }))
+}
+
+fn transport_error(error: reqwest::Error, method: &Method, url: &Url) -> OktaError {
+    if error.is_timeout() {
+        OktaError::Timeout {
+            method: method.to_string(),
+            url: url.to_string(),
+        }
+    } else {
+        OktaError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            source: error,
+        }
+    }
 }
 
 /// Parses a 2xx body; a mismatch names the endpoint and what was wrong, never the body.
