@@ -131,7 +131,11 @@ pub(crate) struct Reply {
 }
 
 impl OktaClient {
-    /// A client for the org of `settings`. Refuses `PrivateKey` credentials for now.
+    /// A client for the org of `settings`.
+    ///
+    /// # Errors
+    /// `Config` for `PrivateKey` credentials (not supported yet) or a token that cannot be
+    /// sent in a header.
     pub fn new(settings: &ConnectionSettings, options: ClientOptions) -> Result<Self, OktaError> {
         let token = match &settings.credentials {
             Credentials::ApiToken(token) => token,
@@ -634,6 +638,53 @@ mod http_tests {
             assert_eq!(first.header("accept"), Some("application/json"));
             assert!(first.header("user-agent").unwrap_or_default().starts_with("ouguard/"));
             assert_eq!(client.stats().requests, 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn follows_absolute_next_links_on_the_org_host() {
+        bounded(async {
+            let server = script().start().await;
+            let base = server.url.clone();
+            server.add_route(
+                "GET",
+                "/api/v1/things?limit=1",
+                vec![Canned::ok("[1]").header(
+                    "link",
+                    &format!(r#"<{base}/api/v1/things?limit=1>; rel="self", <{base}/api/v1/things?after=a%2Cb>; rel="next""#),
+                )],
+            );
+            server.add_route(
+                "GET",
+                "/api/v1/things?after=a%2Cb",
+                vec![Canned::ok("[2]").header("link", &format!(r#"<{base}/api/v1/things?after=a%2Cb>; rel="self""#))],
+            );
+            let client = server.client(fast_options());
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            assert_eq!(items, vec![1, 2]);
+            assert_eq!(server.requests()[1].target, "/api/v1/things?after=a%2Cb");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_next_link_back_to_a_read_page_stops_instead_of_looping() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things",
+                    vec![Canned::ok("[1]").header("link", r#"</api/v1/things>; rel="next""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things")
+                .await
+                .expect_err("loop refused");
+            assert!(e.to_string().contains("already read"), "{e}");
         })
         .await;
     }

@@ -43,6 +43,10 @@ pub struct ReadOutcome {
 
 /// Reads every AD directory of the org. Directories are read concurrently, the pages of one
 /// directory in order.
+///
+/// # Errors
+/// The first failed read, except a 401 on `/api/v1/mappings` (mappings unavailable: a
+/// warning) and a 404 on user types (a warning).
 pub async fn read_org_state(
     client: &OktaClient,
     progress: &dyn Progress,
@@ -141,7 +145,7 @@ async fn read_directory(
     let app_id = app.id.as_str();
     let (assignments, mappings) = tokio::join!(
         read_assignments(client, app_id, &domain),
-        read_mappings(client, app_id, &domain)
+        read_mappings(client, app_id)
     );
     let (assignments, assignment_warnings) = assignments?;
     warnings.extend(assignment_warnings);
@@ -193,11 +197,7 @@ async fn read_assignments(
     Ok((assignments, warnings))
 }
 
-async fn read_mappings(
-    client: &OktaClient,
-    app_id: &str,
-    _domain: &str,
-) -> Result<Vec<Mapping>, OktaError> {
+async fn read_mappings(client: &OktaClient, app_id: &str) -> Result<Vec<Mapping>, OktaError> {
     let path = format!("/api/v1/mappings?targetId={}&limit=200", segment(app_id));
     let listed: Vec<WireMapping> = client.get_all(&path).await?;
     let mut mappings = Vec::new();

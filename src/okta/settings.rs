@@ -129,6 +129,10 @@ struct YamlOkta {
 
 /// Resolves the connection settings. `env` looks up an environment variable; `home` is the
 /// home directory holding `.okta/okta.yaml`; `config_org_url` is `[org] url` of `ouguard.toml`.
+///
+/// # Errors
+/// `Config` when the url or a credential is missing, `okta.yaml` is unreadable, or the mode is
+/// unknown; `InsecureUrl` for a non-loopback `http://` url.
 pub fn resolve_connection_settings(
     flags: &ConnectionFlags,
     env: &dyn Fn(&str) -> Option<String>,
@@ -301,7 +305,10 @@ fn world_readable_warning(_path: &Path) -> Option<String> {
 
 /// Normalizes an org URL to `scheme://host[:port]`: adds `https://` when no scheme is given,
 /// drops any path, query or trailing slash, and turns an admin-console host
-/// (`acme-admin.okta.com`) into the org host. Refuses `http://` unless the host is loopback.
+/// (`acme-admin.okta.com`) into the org host.
+///
+/// # Errors
+/// `InsecureUrl` for `http://` unless the host is loopback; `Config` for anything unparsable.
 pub fn normalize_org_url(raw: &str, warnings: &mut Vec<String>) -> Result<String, OktaError> {
     let raw = raw.trim();
     let with_scheme = if raw.contains("://") {

@@ -157,6 +157,15 @@ impl ScriptBuilder {
 }
 
 impl ScriptedServer {
+    /// Adds a route once the server runs (for answers that must name the server's own url).
+    pub(crate) fn add_route(&self, method: &str, target: &str, answers: Vec<Canned>) {
+        self.script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .routes
+            .insert(format!("{method} {target}"), answers.into());
+    }
+
     pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.script
             .lock()

@@ -42,6 +42,9 @@ pub struct WriteResult {
 
 impl OktaClient {
     /// `GET /api/v1/apps/{appId}/groups/{groupId}?expand=group`.
+    ///
+    /// # Errors
+    /// Any `OktaError`; `is_not_found()` when the group is no longer assigned.
     pub async fn get_group_assignment(
         &self,
         app_id: &str,
@@ -73,6 +76,10 @@ impl OktaClient {
     /// `PUT /api/v1/apps/{appId}/groups/{groupId}` with `fresh`'s priority and full profile,
     /// only `organizationalUnit` changed to `new_ou`. Not retried on 5xx or transport errors:
     /// the caller finds out by reading again.
+    ///
+    /// # Errors
+    /// Any `OktaError`; after a 5xx, `Transport` or `Timeout` the write may or may not have
+    /// happened.
     pub async fn put_group_assignment_ou(
         &self,
         app_id: &str,
@@ -98,6 +105,9 @@ impl OktaClient {
     }
 
     /// `GET /api/v1/mappings/{mappingId}`, with its properties.
+    ///
+    /// # Errors
+    /// Any `OktaError`; `is_not_found()` when the mapping is gone.
     pub async fn get_mapping(
         &self,
         mapping_id: &str,
@@ -109,6 +119,10 @@ impl OktaClient {
 
     /// `POST /api/v1/mappings/{mappingId}` with exactly `{"properties": {"<key>": null}}`.
     /// Okta's update is partial: no other property is touched.
+    ///
+    /// # Errors
+    /// Any `OktaError`; as for every write, a 5xx or transport error leaves it unknown
+    /// whether the key was removed: re-read.
     pub async fn remove_mapping_property(
         &self,
         mapping_id: &str,
