@@ -891,6 +891,36 @@ mod http_tests {
     }
 
     #[tokio::test]
+    async fn a_slow_read_times_out_after_its_attempts() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::ok("[]").delayed(Duration::from_secs(3))],
+                )
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                request_timeout: Duration::from_millis(150),
+                read_attempts: 2,
+                ..fast_options()
+            });
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("times out");
+            assert!(matches!(e, OktaError::Timeout { .. }), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "okta did not answer `GET /api/v1/apps` in time"
+            );
+            assert_eq!(server.requests().len(), 2);
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn a_5xx_on_a_write_is_not_retried() {
         bounded(async {
             let server = script()

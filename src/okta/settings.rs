@@ -171,8 +171,13 @@ pub fn resolve_connection_settings(
         let token = flags
             .token
             .clone()
+            .filter(|t| !t.expose().trim().is_empty())
             .or_else(|| env("OKTA_CLIENT_TOKEN").map(Secret::new))
-            .or(yaml.token.clone().map(Secret::new))
+            .or(yaml
+                .token
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new))
             .ok_or_else(|| {
                 OktaError::config_with_hint(
                     "no okta api token is configured",

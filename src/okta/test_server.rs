@@ -23,6 +23,8 @@ pub(crate) struct Canned {
     headers: Vec<(String, String)>,
     body: String,
     drop_connection: bool,
+    /// Wait this long before answering.
+    delay: Option<Duration>,
     /// `(limit, remaining, reset − now in seconds)`: sent with a `Date` of the moment of answering.
     rate: Option<(u64, u64, u64)>,
 }
@@ -34,6 +36,7 @@ impl Canned {
             headers: Vec::new(),
             body: body.into(),
             drop_connection: false,
+            delay: None,
             rate: None,
         }
     }
@@ -57,6 +60,11 @@ impl Canned {
             drop_connection: true,
             ..Canned::json(200, "")
         }
+    }
+
+    pub(crate) fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
     }
 
     pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
@@ -270,6 +278,9 @@ async fn serve_connection(
                 number,
             )
         };
+        if let Some(delay) = answer.delay {
+            tokio::time::sleep(delay).await;
+        }
         if answer.drop_connection {
             return Ok(());
         }
