@@ -11,6 +11,7 @@ pub mod exit;
 pub mod files;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod okta;
 pub mod plan;
 pub mod planner;
 pub mod prompt;

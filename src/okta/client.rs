@@ -1,0 +1,1170 @@
+//! `OktaClient`: authenticated HTTP to one org, with pagination, bounded concurrency,
+//! rate-limit pacing, 429 resends and bounded retries of reads. Knows HTTP, not Okta's
+//! objects (those are in `wire.rs`). Must never log or return the token or `Authorization`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::{ApiError, OktaError};
+use super::ratelimit::{self, Admission, InFlight, RateHeaders, RateLimiter};
+use super::settings::{ConnectionSettings, Credentials};
+use super::wire::ErrorBody;
+
+/// Tunables of the client. `Default` is what a real run uses; tests shrink the waits.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (connect, send, and read the body).
+    pub request_timeout: Duration,
+    /// Requests in flight at once, across all endpoint families.
+    pub max_concurrency: usize,
+    /// Tries of a read (GET) on a 5xx or a transport error, the first included.
+    pub read_attempts: u32,
+    /// Full-jitter backoff: attempt `n` waits a random time up to `base·2^n`, capped at `max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Resends after a 429 before giving up with `RateLimitExhausted`.
+    pub max_rate_limit_retries: u32,
+    /// Added to every wait for a rate-limit reset (Okta's SDKs use 1 s).
+    pub reset_padding: Duration,
+    /// Upper bound of one wait for a reset, against absurd `X-Rate-Limit-Reset` values.
+    pub max_reset_wait: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_concurrency: 8,
+            read_attempts: 4,
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+            max_rate_limit_retries: 5,
+            reset_padding: Duration::from_secs(1),
+            max_reset_wait: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Counters of one client's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// HTTP requests sent (resends included).
+    pub requests: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Resends: after a 429, a 5xx or a transport error.
+    pub retries: u64,
+    /// Times a request waited for a rate-limit reset before being sent.
+    pub paced: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    rate_limited: AtomicU64,
+    retries: AtomicU64,
+    paced: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A client of one Okta org. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct OktaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    org_url: Url,
+    org_url_text: String,
+    authorization: HeaderValue,
+    options: ClientOptions,
+    semaphore: Semaphore,
+    limiter: RateLimiter,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("org_url", &self.inner.org_url_text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Any HTTP answer, before it is judged.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    request_id: Option<String>,
+    rate: Option<RateHeaders>,
+}
+
+/// A resend after a 429: `X-Okta-Retry-Count` and `X-Okta-Retry-For`.
+struct Resend {
+    count: u32,
+    retry_for: Option<String>,
+}
+
+/// A 2xx answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub request_id: Option<String>,
+    pub method: Method,
+    pub url: Url,
+}
+
+impl OktaClient {
+    /// A client for the org of `settings`.
+    ///
+    /// # Errors
+    /// `Config` for `PrivateKey` credentials (not supported yet) or a token that cannot be
+    /// sent in a header.
+    pub fn new(settings: &ConnectionSettings, options: ClientOptions) -> Result<Self, OktaError> {
+        let token = match &settings.credentials {
+            Credentials::ApiToken(token) => token,
+            Credentials::PrivateKey { .. } => return Err(OktaError::config_with_hint(
+                "authorization mode `PrivateKey` (OAuth service app) is not supported yet",
+                "use an API token: set OKTA_CLIENT_AUTHORIZATIONMODE=SSWS and OKTA_CLIENT_TOKEN",
+            )),
+        };
+        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose()))
+            .map_err(|_| {
+                OktaError::config(
+                    "the okta api token contains characters that cannot be sent in a header",
+                )
+            })?;
+        authorization.set_sensitive(true);
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ouguard/", env!("CARGO_PKG_VERSION")))
+            .default_headers(default_headers)
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| OktaError::config(format!("failed to set up the http client: {e}")))?;
+        let org_url = Url::parse(&settings.org_url).map_err(|e| {
+            OktaError::config(format!(
+                "`{}` is not a valid org url: {e}",
+                settings.org_url
+            ))
+        })?;
+        Ok(OktaClient {
+            inner: Arc::new(Inner {
+                http,
+                org_url,
+                org_url_text: settings.org_url.clone(),
+                authorization,
+                semaphore: Semaphore::new(options.max_concurrency.max(1)),
+                limiter: RateLimiter::new(options.reset_padding, options.max_reset_wait),
+                counters: Counters::default(),
+                options,
+            }),
+        })
+    }
+
+    /// The normalized org URL, e.g. `https://acme.okta.com`.
+    #[must_use]
+    pub fn org_url(&self) -> &str {
+        &self.inner.org_url_text
+    }
+
+    /// Traffic so far.
+    #[must_use]
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            paced: c.paced.load(Ordering::Relaxed),
+        }
+    }
+
+    /// `path_and_query` (starting with `/`) on the org.
+    pub(crate) fn url(&self, path_and_query: &str) -> Result<Url, OktaError> {
+        self.inner.org_url.join(path_and_query).map_err(|e| {
+            OktaError::config(format!("`{path_and_query}` is not a valid api path: {e}"))
+        })
+    }
+
+    /// GET one JSON document.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<(T, Option<String>), OktaError> {
+        let reply = self
+            .send(Method::GET, self.url(path_and_query)?, None)
+            .await?;
+        let value = decode(&reply)?;
+        Ok((value, reply.request_id))
+    }
+
+    /// GET every page of a list, following `Link: <…>; rel="next"` opaquely.
+    pub(crate) async fn get_all<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Vec<T>, OktaError> {
+        let mut url = self.url(path_and_query)?;
+        let mut items = Vec::new();
+        let mut visited = HashSet::new();
+        loop {
+            if !visited.insert(url.to_string()) {
+                return Err(OktaError::Decode {
+                    method: "GET".into(),
+                    url: url.to_string(),
+                    request_id: None,
+                    detail: "the `next` link points back to a page already read".into(),
+                });
+            }
+            let reply = self.send(Method::GET, url.clone(), None).await?;
+            let page: Vec<T> = decode(&reply)?;
+            items.extend(page);
+            match next_link(&reply.headers) {
+                None => return Ok(items),
+                Some(next) => url = self.follow(&reply, &next)?,
+            }
+        }
+    }
+
+    /// Resolves a `next` link, refusing one that leaves the org.
+    fn follow(&self, reply: &Reply, next: &str) -> Result<Url, OktaError> {
+        let bad = |detail: String| OktaError::Decode {
+            method: reply.method.to_string(),
+            url: reply.url.to_string(),
+            request_id: reply.request_id.clone(),
+            detail,
+        };
+        let url = reply
+            .url
+            .join(next)
+            .map_err(|e| bad(format!("the `next` link is not a valid url: {e}")))?;
+        let org = &self.inner.org_url;
+        let same_origin = url.scheme() == org.scheme()
+            && url.host_str() == org.host_str()
+            && url.port_or_known_default() == org.port_or_known_default();
+        if !same_origin {
+            return Err(bad(format!(
+                "the `next` link leads to `{}`, outside the org `{}`",
+                url.host_str().unwrap_or("?"),
+                self.inner.org_url_text
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Sends one request with pacing, 429 resends and, for reads only, retries on 5xx and
+    /// transport errors. Returns 2xx answers; everything else becomes an `OktaError`.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply, OktaError> {
+        let options = &self.inner.options;
+        let is_read = method == Method::GET || method == Method::HEAD;
+        let family = ratelimit::endpoint_family(method.as_str(), url.path());
+        let mut failed_attempts: u32 = 0;
+        let mut resend: Option<Resend> = None;
+        loop {
+            let in_flight = self.admit(&family).await;
+            let answer = match self.exchange(&method, &url, body, resend.as_ref()).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    drop(in_flight);
+                    failed_attempts += 1;
+                    if is_read && failed_attempts < options.read_attempts {
+                        self.back_off(failed_attempts, &family, "transport error")
+                            .await;
+                        continue;
+                    }
+                    return Err(transport_error(error, &method, &url));
+                }
+            };
+            in_flight.complete(answer.rate);
+
+            if answer.status == StatusCode::TOO_MANY_REQUESTS {
+                bump(&self.inner.counters.rate_limited);
+                let count = resend.as_ref().map_or(0, |r| r.count);
+                if count >= options.max_rate_limit_retries {
+                    return Err(OktaError::RateLimitExhausted {
+                        method: method.to_string(),
+                        url: url.to_string(),
+                        attempts: count + 1,
+                        request_id: answer.request_id,
+                    });
+                }
+                let wait = self.wait_for_reset(&family, answer.rate);
+                resend = Some(Resend {
+                    count: count + 1,
+                    retry_for: answer
+                        .request_id
+                        .or_else(|| resend.and_then(|r| r.retry_for)),
+                });
+                bump(&self.inner.counters.retries);
+                tracing::trace!(family = %family, wait_ms = wait.as_millis(), retry = count + 1, "429: waiting for the reset, then resending");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if answer.status.is_server_error() && is_read {
+                failed_attempts += 1;
+                if failed_attempts < options.read_attempts {
+                    self.back_off(failed_attempts, &family, "server error")
+                        .await;
+                    continue;
+                }
+            }
+            if !answer.status.is_success() {
+                return Err(api_error(&answer, &method, &url));
+            }
+            return Ok(Reply {
+                headers: answer.headers,
+                body: answer.body,
+                request_id: answer.request_id,
+                method,
+                url,
+            });
+        }
+    }
+
+    /// Waits until the family's budget allows one more request in flight.
+    async fn admit(&self, family: &str) -> InFlight {
+        loop {
+            match self.inner.limiter.try_start(family) {
+                Admission::Go(guard) => return guard,
+                Admission::Wait(wait) => {
+                    bump(&self.inner.counters.paced);
+                    tracing::trace!(family = %family, wait_ms = wait.as_millis(), "pacing: waiting for the rate-limit reset");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One HTTP exchange under the concurrency bound, logged at debug level.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        resend: Option<&Resend>,
+    ) -> Result<Answer, reqwest::Error> {
+        let inner = &self.inner;
+        let mut request = inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, inner.authorization.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(resend) = resend {
+            if let Some(id) = &resend.retry_for {
+                request = request.header("X-Okta-Retry-For", id.as_str());
+            }
+            request = request.header("X-Okta-Retry-Count", resend.count.to_string());
+        }
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let permit = inner.semaphore.acquire().await.ok();
+        bump(&inner.counters.requests);
+        let started = Instant::now();
+        let outcome = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        drop(permit);
+        let elapsed_ms = started.elapsed().as_millis();
+        match outcome {
+            Ok((status, headers, body)) => {
+                let request_id = headers
+                    .get("x-okta-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                tracing::debug!(
+                    method = %method,
+                    path = %path_and_query,
+                    status = status.as_u16(),
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    elapsed_ms,
+                    "okta request"
+                );
+                Ok(Answer {
+                    status,
+                    rate: RateHeaders::from_headers(&headers),
+                    headers,
+                    body,
+                    request_id,
+                })
+            }
+            Err(error) => {
+                tracing::debug!(method = %method, path = %path_and_query, elapsed_ms, error = %error, "okta request failed");
+                Err(error)
+            }
+        }
+    }
+
+    /// After a 429: how long until the family's window resets (`Reset − Date` + padding);
+    /// the rest of the family waits as well.
+    fn wait_for_reset(&self, family: &str, rate: Option<RateHeaders>) -> Duration {
+        let options = &self.inner.options;
+        let wait = match rate {
+            Some(r) => ratelimit::wait_until_reset(
+                r.reset_epoch,
+                r.date_epoch,
+                options.reset_padding,
+                options.max_reset_wait,
+            ),
+            None => options.reset_padding,
+        };
+        self.inner
+            .limiter
+            .exhaust(family, wait, rate.map_or(0, |r| r.reset_epoch));
+        wait
+    }
+
+    async fn back_off(&self, failed_attempts: u32, family: &str, why: &str) {
+        let options = &self.inner.options;
+        let wait = ratelimit::backoff(
+            failed_attempts - 1,
+            options.backoff_base,
+            options.backoff_max,
+        );
+        bump(&self.inner.counters.retries);
+        tracing::trace!(family = %family, wait_ms = wait.as_millis(), attempt = failed_attempts + 1, "{why}: retrying the read");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn api_error(answer: &Answer, method: &Method, url: &Url) -> OktaError {
+    let parsed: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
+    OktaError::Api(Box::new(ApiError {
+        status: answer.status.as_u16(),
+        error_code: parsed.error_code,
+        error_summary: parsed.error_summary,
+        error_id: parsed.error_id,
+        error_causes: parsed
+            .error_causes
+            .into_iter()
+            .filter_map(|c| c.error_summary)
+            .collect(),
+        request_id: answer.request_id.clone(),
+        method: method.to_string(),
+        url: url.to_string(),
+    }))
+}
+
+fn transport_error(error: reqwest::Error, method: &Method, url: &Url) -> OktaError {
+    if error.is_timeout() {
+        OktaError::Timeout {
+            method: method.to_string(),
+            url: url.to_string(),
+        }
+    } else {
+        OktaError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            source: error,
+        }
+    }
+}
+
+/// Parses a 2xx body; a mismatch names the endpoint and what was wrong, never the body.
+pub(crate) fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T, OktaError> {
+    serde_json::from_slice(&reply.body).map_err(|e| OktaError::Decode {
+        method: reply.method.to_string(),
+        url: reply.url.to_string(),
+        request_id: reply.request_id.clone(),
+        detail: format!("{e} (in a body of {} bytes)", reply.body.len()),
+    })
+}
+
+/// The `rel="next"` target among all `Link` headers (each may hold several comma-joined links).
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(parse_link_header)
+        .find(|(_, rels)| {
+            rels.split_whitespace()
+                .any(|r| r.eq_ignore_ascii_case("next"))
+        })
+        .map(|(url, _)| url)
+}
+
+/// `<u1>; rel="self", <u2>; rel="next"` → `[(u1, "self"), (u2, "next")]`.
+fn parse_link_header(text: &str) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('>') else { break };
+        let target = after[..end].trim().to_string();
+        let params = &after[end + 1..];
+        let mut in_quotes = false;
+        let mut cut = params.len();
+        for (i, c) in params.char_indices() {
+            match c {
+                '"' => in_quotes = !in_quotes,
+                ',' if !in_quotes => {
+                    cut = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (own, tail) = params.split_at(cut);
+        let rel = own
+            .split(';')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("rel"))
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        links.push((target, rel));
+        rest = tail;
+    }
+    links
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers() {
+        let cases = [
+            (
+                vec![r#"<https://a/x?after=1>; rel="next""#],
+                Some("https://a/x?after=1"),
+            ),
+            (
+                vec![r#"<https://a/x>; rel="self", <https://a/x?after=2&f=a,b>; rel="next""#],
+                Some("https://a/x?after=2&f=a,b"),
+            ),
+            (
+                vec![
+                    r#"<https://a/x>; rel="self""#,
+                    r#"<https://a/x?after=3>; rel=next"#,
+                ],
+                Some("https://a/x?after=3"),
+            ),
+            (vec![r#"<https://a/x>; rel="self""#], None),
+            (vec!["garbage", "<unterminated"], None),
+        ];
+        for (values, want) in cases {
+            let mut headers = HeaderMap::new();
+            for v in &values {
+                headers.append(LINK, HeaderValue::from_str(v).expect("header value"));
+            }
+            assert_eq!(next_link(&headers).as_deref(), want, "{values:?}");
+        }
+    }
+}
+
+/// The client against scripted servers: pagination, pacing, 429s, retries, errors, secrecy.
+#[cfg(test)]
+mod http_tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use super::super::test_server::{bounded, fast_options, script, Canned, TEST_TOKEN};
+    use super::*;
+
+    fn numbers(from: u32, to: u32) -> String {
+        serde_json::to_string(&(from..=to).collect::<Vec<_>>()).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn pagination() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=2",
+                    vec![Canned::ok(numbers(1, 2))
+                        .header("link", r#"</api/v1/things?limit=2>; rel="self""#)
+                        .header("link", r#"</api/v1/things?after=2&limit=2>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=2&limit=2",
+                    vec![Canned::ok(numbers(3, 4)).header(
+                        "link",
+                        r#"</api/v1/things?after=2&limit=2>; rel="self", </api/v1/things?after=4&limit=2>; rel="next""#,
+                    )],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=4&limit=2",
+                    vec![Canned::ok(numbers(5, 5))
+                        .header("link", r#"</api/v1/things?after=4&limit=2>; rel="self""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=2").await.expect("reads");
+            assert_eq!(items, vec![1, 2, 3, 4, 5]);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 3);
+            let first = &requests[0];
+            assert_eq!(first.header("authorization"), Some(format!("SSWS {TEST_TOKEN}").as_str()));
+            assert_eq!(first.header("accept"), Some("application/json"));
+            assert!(first.header("user-agent").unwrap_or_default().starts_with("ouguard/"));
+            assert_eq!(client.stats().requests, 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn follows_absolute_next_links_on_the_org_host() {
+        bounded(async {
+            let server = script().start().await;
+            let base = server.url.clone();
+            server.add_route(
+                "GET",
+                "/api/v1/things?limit=1",
+                vec![Canned::ok("[1]").header(
+                    "link",
+                    &format!(r#"<{base}/api/v1/things?limit=1>; rel="self", <{base}/api/v1/things?after=a%2Cb>; rel="next""#),
+                )],
+            );
+            server.add_route(
+                "GET",
+                "/api/v1/things?after=a%2Cb",
+                vec![Canned::ok("[2]").header("link", &format!(r#"<{base}/api/v1/things?after=a%2Cb>; rel="self""#))],
+            );
+            let client = server.client(fast_options());
+            let items: Vec<u32> = client.get_all("/api/v1/things?limit=1").await.expect("reads");
+            assert_eq!(items, vec![1, 2]);
+            assert_eq!(server.requests()[1].target, "/api/v1/things?after=a%2Cb");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_next_link_back_to_a_read_page_stops_instead_of_looping() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things",
+                    vec![Canned::ok("[1]").header("link", r#"</api/v1/things>; rel="next""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things")
+                .await
+                .expect_err("loop refused");
+            assert!(e.to_string().contains("already read"), "{e}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn refuses_a_next_link_to_another_host() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things",
+                    vec![Canned::ok("[1]").header(
+                        "link",
+                        r#"<https://evil.example.com/api/v1/things?after=1>; rel="next""#,
+                    )],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things")
+                .await
+                .expect_err("refused");
+            assert!(e.to_string().contains("evil.example.com"), "{e}");
+            assert_eq!(server.requests().len(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_429_mid_read_waits_for_reset_relative_to_date_and_resends_with_retry_headers() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=1",
+                    vec![
+                        Canned::ok("[1]").header("link", r#"</api/v1/things?after=1>; rel="next""#)
+                    ],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![
+                        Canned::error(
+                            429,
+                            "E0000047",
+                            "API call exceeded rate limit due to too many requests.",
+                        )
+                        .rate(600, 0, 1)
+                        .header("x-okta-request-id", "req-the-429"),
+                        Canned::ok("[2]"),
+                    ],
+                )
+                .start()
+                .await;
+            // The real arithmetic: wait = Reset − Date (1 s) + the default 1 s padding.
+            let options = ClientOptions {
+                reset_padding: ClientOptions::default().reset_padding,
+                ..fast_options()
+            };
+            let client = server.client(options);
+            let started = Instant::now();
+            let items: Vec<u32> = client
+                .get_all("/api/v1/things?limit=1")
+                .await
+                .expect("reads");
+            let waited = started.elapsed();
+            assert_eq!(items, vec![1, 2]);
+            assert!(
+                waited >= Duration::from_millis(1900),
+                "waited only {waited:?}"
+            );
+            assert!(waited < Duration::from_secs(5), "waited {waited:?}");
+            let requests = server.requests();
+            assert_eq!(requests.len(), 3);
+            assert_eq!(requests[1].header("x-okta-retry-for"), None);
+            assert_eq!(requests[2].header("x-okta-retry-for"), Some("req-the-429"));
+            assert_eq!(requests[2].header("x-okta-retry-count"), Some("1"));
+            let stats = client.stats();
+            assert_eq!(
+                (stats.requests, stats.rate_limited, stats.retries),
+                (3, 1, 1)
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn endless_429s_end_in_rate_limit_exhausted() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0)],
+                )
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_rate_limit_retries: 2,
+                ..fast_options()
+            });
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("gives up");
+            assert!(
+                matches!(e, OktaError::RateLimitExhausted { attempts: 3, .. }),
+                "{e}"
+            );
+            assert!(e.is_rate_limited());
+            assert!(e.hint().unwrap_or_default().contains("retry later"));
+            assert_eq!(server.requests().len(), 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn paces_when_remaining_is_zero_instead_of_meeting_a_429() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=1",
+                    vec![Canned::ok("[1]")
+                        .rate(600, 0, 0)
+                        .header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![Canned::ok("[2]").rate(600, 599, 60)],
+                )
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                reset_padding: Duration::from_millis(300),
+                ..fast_options()
+            });
+            let started = Instant::now();
+            let items: Vec<u32> = client
+                .get_all("/api/v1/things?limit=1")
+                .await
+                .expect("reads");
+            assert_eq!(items, vec![1, 2]);
+            assert!(
+                started.elapsed() >= Duration::from_millis(250),
+                "{:?}",
+                started.elapsed()
+            );
+            let stats = client.stats();
+            assert_eq!(stats.rate_limited, 0);
+            assert!(stats.paced >= 1, "{stats:?}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_5xx_burst_on_a_read_is_retried() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::error(500, "E0000009", "Internal Server Error"),
+                        Canned::json(502, "<html>bad gateway</html>"),
+                        Canned::error(503, "E0000009", "unavailable"),
+                        Canned::ok("[]"),
+                    ],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let (apps, _): (Vec<Value>, _) = client.get_json("/api/v1/apps").await.expect("reads");
+            assert!(apps.is_empty());
+            assert_eq!(server.requests().len(), 4);
+            assert_eq!(client.stats().retries, 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_after_the_attempt_budget() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::error(500, "E0000009", "Internal Server Error")],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("fails");
+            assert_eq!(e.status(), Some(500));
+            assert_eq!(server.requests().len(), 4);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_slow_read_times_out_after_its_attempts() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::ok("[]").delayed(Duration::from_secs(3))],
+                )
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                request_timeout: Duration::from_millis(150),
+                read_attempts: 2,
+                ..fast_options()
+            });
+            let e = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("times out");
+            assert!(matches!(e, OktaError::Timeout { .. }), "{e}");
+            assert_eq!(
+                e.to_string(),
+                "okta did not answer `GET /api/v1/apps` in time"
+            );
+            assert_eq!(server.requests().len(), 2);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_5xx_on_a_write_is_not_retried() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "PUT",
+                    "/api/v1/apps/0oa1/groups/00g1",
+                    vec![
+                        Canned::error(500, "E0000009", "Internal Server Error"),
+                        Canned::ok("{}"),
+                    ],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let url = client.url("/api/v1/apps/0oa1/groups/00g1").expect("url");
+            let e = client
+                .send(Method::PUT, url, Some(&json!({})))
+                .await
+                .expect_err("fails");
+            assert_eq!(e.status(), Some(500));
+            assert_eq!(e.request_id(), Some("req-1"));
+            assert_eq!(server.requests().len(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_connection_is_retried_on_a_read_but_not_on_a_write() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::drop_connection(), Canned::ok("[]")],
+                )
+                .route(
+                    "POST",
+                    "/api/v1/mappings/prm1",
+                    vec![Canned::drop_connection(), Canned::ok("{}")],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let (apps, _): (Vec<Value>, _) = client.get_json("/api/v1/apps").await.expect("reads");
+            assert!(apps.is_empty());
+            assert_eq!(server.requests().len(), 2);
+            let url = client.url("/api/v1/mappings/prm1").expect("url");
+            let e = client
+                .send(Method::POST, url, Some(&json!({})))
+                .await
+                .expect_err("fails");
+            assert!(matches!(e, OktaError::Transport { .. }), "{e}");
+            assert!(e.to_string().contains("POST /api/v1/mappings/prm1"), "{e}");
+            assert_eq!(server.requests().len(), 3);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_429_on_a_write_is_resent() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "POST",
+                    "/api/v1/mappings/prm1",
+                    vec![
+                        Canned::error(429, "E0000047", "rate limit").rate(600, 0, 0),
+                        Canned::ok("{}"),
+                    ],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let url = client.url("/api/v1/mappings/prm1").expect("url");
+            client
+                .send(
+                    Method::POST,
+                    url,
+                    Some(&json!({"properties": {"dn": null}})),
+                )
+                .await
+                .expect("resent");
+            let requests = server.requests();
+            assert_eq!(requests.len(), 2);
+            assert_eq!(requests[1].header("x-okta-retry-for"), Some("req-1"));
+            assert_eq!(requests[1].header("x-okta-retry-count"), Some("1"));
+            assert_eq!(requests[1].body, r#"{"properties":{"dn":null}}"#);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_decode_error_naming_the_endpoint() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::ok(r#"[{"id": 5, "name": "active_directory"}]"#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<super::super::wire::App>("/api/v1/apps?limit=200")
+                .await
+                .expect_err("bad shape");
+            let text = e.to_string();
+            assert!(matches!(e, OktaError::Decode { .. }), "{text}");
+            assert!(text.contains("`GET /api/v1/apps`"), "{text}");
+            assert!(text.contains("invalid type"), "{text}");
+            assert!(text.contains("request id `req-1`"), "{text}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn status_401_and_403_carry_okta_fields_and_hints() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::error(401, "E0000011", "Invalid token provided")])
+                .route("GET", "/api/v1/mappings", vec![Canned::error(403, "E0000006", "You do not have permission to perform the requested action")])
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client.get_json::<Value>("/api/v1/apps").await.expect_err("401");
+            assert_eq!(
+                e.to_string(),
+                "okta returned 401 `E0000011` (Invalid token provided) for `GET /api/v1/apps` (request id `req-1`)"
+            );
+            assert!(e.hint().unwrap_or_default().contains("Security > API > Tokens"));
+            let e = client.get_json::<Value>("/api/v1/mappings?targetId=0oa1").await.expect_err("403");
+            assert!(e.hint().unwrap_or_default().contains("okta.profileMappings.read"), "{:?}", e.hint());
+            // Neither is retried.
+            assert_eq!(server.requests().len(), 2);
+        })
+        .await;
+    }
+
+    #[derive(Clone, Default)]
+    struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_never_appears_in_logs_errors_or_debug_output() {
+        let logs = LogBuffer::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::error(500, "E0000009", "boom"),
+                        Canned::error(403, "E0000006", "forbidden"),
+                    ],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let api = client
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("403");
+            // A transport error: nothing listens on the server's port once it is dropped.
+            let gone = server.client(ClientOptions {
+                read_attempts: 1,
+                ..fast_options()
+            });
+            drop(server);
+            let transport = gone
+                .get_json::<Value>("/api/v1/apps")
+                .await
+                .expect_err("refused");
+            let mut outputs = vec![format!("{client:?}")];
+            for e in [&api, &transport] {
+                outputs.push(format!("{e} {e:?} {:?}", e.hint()));
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    outputs.push(format!("{s} {s:?}"));
+                    source = s.source();
+                }
+            }
+            let logs = String::from_utf8_lossy(
+                &logs
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .to_string();
+            assert!(logs.contains("okta request"), "{logs}");
+            assert!(logs.contains("/api/v1/apps"), "{logs}");
+            assert!(logs.contains("req-1"), "{logs}");
+            outputs.push(logs);
+            for text in outputs {
+                assert!(!text.contains(TEST_TOKEN), "token leaked: {text}");
+                assert!(!text.contains("SSWS"), "authorization leaked: {text}");
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded() {
+        bounded(async {
+            let server = script()
+                .route("GET", "/api/v1/apps", vec![Canned::ok("[]")])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_concurrency: 2,
+                ..fast_options()
+            });
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..6 {
+                let client = client.clone();
+                tasks.spawn(
+                    async move { client.get_json::<Value>("/api/v1/apps").await.map(|_| ()) },
+                );
+            }
+            while let Some(done) = tasks.join_next().await {
+                assert!(matches!(done, Ok(Ok(()))));
+            }
+            assert_eq!(client.inner.semaphore.available_permits(), 2);
+            assert_eq!(server.requests().len(), 6);
+        })
+        .await;
+    }
+}

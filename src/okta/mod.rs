@@ -1,0 +1,22 @@
+//! Okta: the only part of ouguard that knows HTTP and Okta's JSON. It resolves connection
+//! settings, talks to the org (pacing, retries, pagination), and converts Okta's answers into
+//! `crate::state` types at its edge. Nothing outside this module sees a wire type or reqwest.
+
+mod client;
+mod error;
+mod ratelimit;
+mod reader;
+mod settings;
+#[cfg(test)]
+mod test_server;
+mod wire;
+mod writes;
+
+pub use client::{ClientOptions, ClientStats, OktaClient};
+pub use error::{ApiError, OktaError};
+pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
+pub use settings::{
+    normalize_org_url, resolve_connection_settings, ConnectionFlags, ConnectionSettings,
+    Credentials, Secret, SettingSource,
+};
+pub use writes::{FetchedAssignment, RawAssignment, WriteResult};

@@ -1,0 +1,301 @@
+//! Rate-limit bookkeeping: per endpoint family, the last `X-Rate-Limit-*` seen, the requests
+//! in flight, and when to wait so a normal run never meets a 429. Also the backoff schedule.
+//! Must not send requests or sleep by itself: the client asks and sleeps.
+//!
+//! An endpoint family is the method plus the path with every id segment replaced by `{id}`,
+//! e.g. `GET /api/v1/apps/{id}/groups`. A segment is an id when it contains an ASCII digit
+//! (Okta ids always do: `0oa…`, `00g…`, `prm…`), except the API version segment `v1`. This is
+//! finer than Okta's own buckets, never coarser in a way that would mix two buckets' counters.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+
+/// `GET /api/v1/apps/{id}/groups` for `GET /api/v1/apps/0oa1/groups`.
+pub(crate) fn endpoint_family(method: &str, path: &str) -> String {
+    let template: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let is_version = segment.len() <= 3 && segment.starts_with('v');
+            if !is_version && segment.bytes().any(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    format!("{method} {}", template.join("/"))
+}
+
+/// What one response said about its family's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateHeaders {
+    pub limit: Option<u64>,
+    pub remaining: u64,
+    /// UTC epoch seconds.
+    pub reset_epoch: u64,
+    /// The response's `Date`, UTC epoch seconds, when present and parsable.
+    pub date_epoch: Option<u64>,
+}
+
+impl RateHeaders {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let number =
+            |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        Some(RateHeaders {
+            limit: number("x-rate-limit-limit"),
+            remaining: number("x-rate-limit-remaining")?,
+            reset_epoch: number("x-rate-limit-reset")?,
+            date_epoch: date_epoch(headers),
+        })
+    }
+}
+
+/// The response's `Date` header as epoch seconds.
+pub(crate) fn date_epoch(headers: &HeaderMap) -> Option<u64> {
+    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let date = chrono::DateTime::parse_from_rfc2822(text.trim()).ok()?;
+    u64::try_from(date.timestamp()).ok()
+}
+
+/// How long to wait until the family's window resets: `reset − Date` (the server's clock,
+/// so a skewed local clock does not matter) plus `padding`, capped at `max`. Without a
+/// `Date`, the local clock stands in for it.
+pub(crate) fn wait_until_reset(
+    reset_epoch: u64,
+    date_epoch: Option<u64>,
+    padding: Duration,
+    max: Duration,
+) -> Duration {
+    let now = date_epoch.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let until_reset = Duration::from_secs(reset_epoch.saturating_sub(now));
+    (until_reset + padding).min(max)
+}
+
+/// Full-jitter exponential backoff: a random wait in `0..=min(max, base·2^attempt)`.
+pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    use rand::Rng;
+    let cap = base.saturating_mul(2u32.saturating_pow(attempt)).min(max);
+    let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::thread_rng().gen_range(0..=cap_ms))
+}
+
+#[derive(Debug, Default)]
+struct FamilyState {
+    in_flight: u64,
+    window: Option<Window>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    remaining: u64,
+    reset_epoch: u64,
+    /// Local instant at which the window is taken to have reset (padding included).
+    reset_at: Instant,
+}
+
+/// Per-family budgets, shared by every request of one client.
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimiter {
+    families: Arc<Mutex<HashMap<String, FamilyState>>>,
+    padding: Duration,
+    max_wait: Duration,
+}
+
+/// Decision of [`RateLimiter::try_start`].
+pub(crate) enum Admission {
+    Go(InFlight),
+    Wait(Duration),
+}
+
+impl RateLimiter {
+    pub(crate) fn new(padding: Duration, max_wait: Duration) -> Self {
+        RateLimiter {
+            families: Arc::default(),
+            padding,
+            max_wait,
+        }
+    }
+
+    /// Either admits a request (counting it in flight until the guard is dropped or
+    /// completed) or says how long to wait: when the last known `Remaining` does not exceed
+    /// the requests already in flight and the window has not reset yet.
+    pub(crate) fn try_start(&self, family: &str) -> Admission {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = families.entry(family.to_string()).or_default();
+        let now = Instant::now();
+        if let Some(window) = state.window {
+            if now >= window.reset_at {
+                state.window = None;
+            } else if window.remaining <= state.in_flight {
+                return Admission::Wait(window.reset_at - now);
+            }
+        }
+        state.in_flight += 1;
+        Admission::Go(InFlight {
+            limiter: self.clone(),
+            family: family.to_string(),
+            done: false,
+        })
+    }
+
+    fn finish(&self, family: &str, seen: Option<RateHeaders>) {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = families.entry(family.to_string()).or_default();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if let Some(seen) = seen {
+            let reset_at = Instant::now()
+                + wait_until_reset(
+                    seen.reset_epoch,
+                    seen.date_epoch,
+                    self.padding,
+                    self.max_wait,
+                );
+            let remaining = match state.window {
+                // Responses of one window can arrive out of order: the lowest count is newest.
+                Some(w) if w.reset_epoch == seen.reset_epoch => w.remaining.min(seen.remaining),
+                _ => seen.remaining,
+            };
+            state.window = Some(Window {
+                remaining,
+                reset_epoch: seen.reset_epoch,
+                reset_at,
+            });
+        }
+    }
+
+    /// After a 429: nothing more of this family goes out before the reset.
+    pub(crate) fn exhaust(&self, family: &str, wait: Duration, reset_epoch: u64) {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = families.entry(family.to_string()).or_default();
+        state.window = Some(Window {
+            remaining: 0,
+            reset_epoch,
+            reset_at: Instant::now() + wait,
+        });
+    }
+}
+
+/// A request counted in flight for its family.
+pub(crate) struct InFlight {
+    limiter: RateLimiter,
+    family: String,
+    done: bool,
+}
+
+impl InFlight {
+    /// The response arrived (with or without rate-limit headers).
+    pub(crate) fn complete(mut self, seen: Option<RateHeaders>) {
+        self.done = true;
+        self.limiter.finish(&self.family, seen);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.done {
+            self.limiter.finish(&self.family, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        let cases = [
+            ("GET", "/api/v1/apps", "GET /api/v1/apps"),
+            (
+                "GET",
+                "/api/v1/apps/0oa1abc/groups",
+                "GET /api/v1/apps/{id}/groups",
+            ),
+            (
+                "PUT",
+                "/api/v1/apps/0oa1abc/groups/00g2",
+                "PUT /api/v1/apps/{id}/groups/{id}",
+            ),
+            ("GET", "/api/v1/mappings/prm9", "GET /api/v1/mappings/{id}"),
+            (
+                "GET",
+                "/api/v1/meta/types/user",
+                "GET /api/v1/meta/types/user",
+            ),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(endpoint_family(method, path), want);
+        }
+    }
+
+    #[test]
+    fn reset_is_relative_to_the_date_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("date", "Sun, 29 Nov 2026 18:00:00 GMT".parse().expect("hv"));
+        let date = date_epoch(&headers).expect("date parses");
+        assert_eq!(date, 1_795_975_200);
+        headers.insert(
+            "x-rate-limit-reset",
+            (date + 7).to_string().parse().expect("hv"),
+        );
+        headers.insert("x-rate-limit-remaining", "0".parse().expect("hv"));
+        let seen = RateHeaders::from_headers(&headers).expect("parses");
+        let max = Duration::from_secs(120);
+        let wait = wait_until_reset(
+            seen.reset_epoch,
+            seen.date_epoch,
+            Duration::from_secs(1),
+            max,
+        );
+        assert_eq!(wait, Duration::from_secs(8));
+        // A reset already past (server clock) waits only the padding; absurd ones are capped.
+        assert_eq!(
+            wait_until_reset(date - 5, Some(date), Duration::from_secs(1), max),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            wait_until_reset(date + 9999, Some(date), Duration::ZERO, max),
+            max
+        );
+    }
+
+    #[test]
+    fn backoff_stays_within_the_cap() {
+        let base = Duration::from_millis(200);
+        for attempt in 0..10 {
+            let cap = base
+                .saturating_mul(2u32.pow(attempt))
+                .min(Duration::from_secs(5));
+            assert!(backoff(attempt, base, Duration::from_secs(5)) <= cap);
+        }
+    }
+
+    #[test]
+    fn paces_when_remaining_does_not_cover_in_flight() {
+        let limiter = RateLimiter::new(Duration::from_millis(50), Duration::from_secs(60));
+        let Admission::Go(first) = limiter.try_start("GET /x") else {
+            panic!("first request must go")
+        };
+        first.complete(Some(RateHeaders {
+            limit: Some(10),
+            remaining: 1,
+            reset_epoch: 100,
+            date_epoch: Some(100),
+        }));
+        let Admission::Go(second) = limiter.try_start("GET /x") else {
+            panic!("one left: goes")
+        };
+        assert!(matches!(limiter.try_start("GET /x"), Admission::Wait(_)));
+        assert!(matches!(limiter.try_start("GET /other"), Admission::Go(_)));
+        drop(second);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(limiter.try_start("GET /x"), Admission::Go(_)));
+    }
+}
