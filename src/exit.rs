@@ -60,8 +60,9 @@ pub fn hint_of(error: &anyhow::Error) -> Option<String> {
 
 /// Hints that other error types know (the Okta client's).
 fn extra_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let _ = cause;
-    None
+    cause
+        .downcast_ref::<crate::okta::OktaError>()
+        .and_then(crate::okta::OktaError::hint)
 }
 
 /// Writes `error: …`, its causes and its hint.

@@ -1,8 +1,10 @@
 //! Thin commands: each turns clap's structs into plain options and calls an operation.
 //! clap types stop here.
 
+mod export;
 mod import_ous;
 mod plan;
+pub mod session;
 mod show;
 
 use std::io::IsTerminal;
@@ -27,7 +29,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::ImportOus(args) => import_ous::run(&global, &args),
-        Command::Apply(_) | Command::Export(_) | Command::Sim(_) | Command::Demo(_) => {
+        Command::Export(args) => export::run(&global, &args),
+        Command::Apply(_) | Command::Sim(_) | Command::Demo(_) => {
             Err(anyhow::anyhow!("this command is not available yet"))
         }
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{plan_options, read_input_file, Global};
+use super::{plan_options, read_input_file, session, Global};
 use crate::cli::PlanArgs;
 use crate::exit::Outcome;
 use crate::plan::Plan;
@@ -14,15 +14,18 @@ use crate::state::OrgState;
 
 pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
-    let Some(snapshot) = &args.from_snapshot else {
-        anyhow::bail!(
-            "planning against a live org is not available yet: use `--from-snapshot FILE`"
-        );
+    let (state, org_url) = if let Some(snapshot) = &args.from_snapshot {
+        let text = read_input_file(snapshot, "snapshot")?;
+        let state = OrgState::from_json(&text)
+            .with_context(|| format!("failed to read the snapshot `{}`", snapshot.display()))?;
+        let org_url = global.org_url.clone().or_else(|| state.org_url.clone());
+        (state, org_url)
+    } else {
+        let settings = session::settings(global, &args.connection, &config)?;
+        let session = session::connect(global, &settings, args.connection.concurrency)?;
+        let state = session.read_state(global)?;
+        (state, Some(session.client.org_url().to_string()))
     };
-    let text = read_input_file(snapshot, "snapshot")?;
-    let state = OrgState::from_json(&text)
-        .with_context(|| format!("failed to read the snapshot `{}`", snapshot.display()))?;
-    let org_url = global.org_url.clone().or_else(|| state.org_url.clone());
     let plan = make_plan(global, &config, &args.planning, state, org_url)?;
     emit_plan(global, &plan, args.json, args.out.as_deref())?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
