@@ -3,6 +3,7 @@
 //! The pipeline (see ARCHITECTURE.md): config + credentials → okta client → `OrgState` →
 //! rules → findings → planner → `Plan` → render / save / apply.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -17,4 +18,5 @@ pub mod planner;
 pub mod prompt;
 pub mod render;
 pub mod rules;
+pub mod runrecord;
 pub mod state;

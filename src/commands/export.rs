@@ -19,7 +19,8 @@ pub fn run(global: &Global, args: &ExportArgs) -> anyhow::Result<Outcome> {
         Some(path) => {
             crate::files::write_atomically(path, document.as_bytes(), false)?;
             if !global.quiet {
-                let assignments: usize = state.directories.iter().map(|d| d.assignments.len()).sum();
+                let assignments: usize =
+                    state.directories.iter().map(|d| d.assignments.len()).sum();
                 eprintln!(
                     "Wrote `{}`: {} directories, {assignments} group assignments. Plan from it \
                      with `ouguard plan --from-snapshot {0}`.",

@@ -1,11 +1,12 @@
 //! Thin commands: each turns clap's structs into plain options and calls an operation.
 //! clap types stop here.
 
+mod apply;
 mod export;
 mod import_ous;
-mod plan;
+pub(crate) mod plan;
 pub mod session;
-mod show;
+pub(crate) mod show;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,7 +31,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::ImportOus(args) => import_ous::run(&global, &args),
         Command::Export(args) => export::run(&global, &args),
-        Command::Apply(_) | Command::Sim(_) | Command::Demo(_) => {
+        Command::Apply(args) => apply::run(&global, &args),
+        Command::Sim(_) | Command::Demo(_) => {
             Err(anyhow::anyhow!("this command is not available yet"))
         }
     }

@@ -1,0 +1,439 @@
+//! Applying a plan through the Okta client: fresh reads and precondition checks before any
+//! write, the writes themselves (bounded concurrency, lost responses resolved by re-reading),
+//! and a result for every change. Knows nothing about terminals, prompts or files: the
+//! command asks, confirms manual steps and writes the run record.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::okta::{OktaClient, OktaError, RawAssignment};
+use crate::plan::{ChangeKind, Execution, Plan, ResourceChange};
+
+/// How one change ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeResult {
+    /// Written and confirmed.
+    Applied {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Okta already matched the plan's `after`: nothing was written.
+    AlreadyApplied,
+    /// The write failed; Okta's error when there was one.
+    Failed {
+        error_code: Option<String>,
+        error_summary: Option<String>,
+        request_id: Option<String>,
+        message: String,
+    },
+    /// Not attempted, and why.
+    Skipped { reason: String },
+    /// A manual step still to be done in the admin console.
+    ManualPending,
+    /// A manual step the person confirmed as done.
+    ManualConfirmed,
+}
+
+impl ChangeResult {
+    /// The word used in reports.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ChangeResult::Applied { .. } => "applied",
+            ChangeResult::AlreadyApplied => "already applied",
+            ChangeResult::Failed { .. } => "failed",
+            ChangeResult::Skipped { .. } => "skipped",
+            ChangeResult::ManualPending => "manual step pending",
+            ChangeResult::ManualConfirmed => "manual step done",
+        }
+    }
+}
+
+/// One change's outcome, with what is needed for the report and the run record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeOutcome {
+    /// Position of the change in the plan.
+    pub index: usize,
+    pub address: String,
+    pub kind: ChangeKind,
+    pub result: ChangeResult,
+    /// `X-Okta-Request-Id` of every request made for the change: reads and writes.
+    pub request_ids: Vec<String>,
+    /// What Okta held just before the write (from the fresh read).
+    pub observed_before: Option<Value>,
+    pub elapsed_ms: u64,
+}
+
+/// What the fresh read found for one API change.
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    /// The precondition holds: ready to write.
+    Ready(Ready),
+    /// Okta already matches the change's `after`.
+    AlreadyApplied { request_id: Option<String> },
+    /// The org changed since the plan: the description says how.
+    Stale(String),
+}
+
+/// The fresh state a write starts from.
+#[derive(Debug, Clone)]
+pub enum Ready {
+    Assignment {
+        raw: RawAssignment,
+        request_id: Option<String>,
+    },
+    Mapping {
+        request_id: Option<String>,
+    },
+}
+
+fn str_field<'a>(value: Option<&'a Value>, key: &str) -> Option<&'a str> {
+    value.and_then(|v| v.get(key)).and_then(Value::as_str)
+}
+
+fn dn_equal(a: &str, b: &str) -> bool {
+    match (crate::dn::Dn::parse(a), crate::dn::Dn::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Reads every API change's resource afresh and checks its precondition. Reads run
+/// concurrently within the client's bounds. An `Err` (other than not-found, which makes
+/// the change stale) stops everything before any write.
+pub async fn check_preconditions(
+    client: &OktaClient,
+    plan: &Plan,
+) -> Result<Vec<(usize, Fresh)>, OktaError> {
+    let mut reads = JoinSet::new();
+    for (index, change) in plan.resource_changes.iter().enumerate() {
+        if change.execution != Execution::Api {
+            continue;
+        }
+        let client = client.clone();
+        let change = change.clone();
+        reads.spawn(async move { (index, fresh_read(&client, &change).await) });
+    }
+    let mut fresh = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        let (index, result) = joined.map_err(|e| OktaError::Config {
+            message: format!("a read task failed: {e}"),
+            hint: None,
+        })?;
+        fresh.push((index, result?));
+    }
+    fresh.sort_by_key(|(index, _)| *index);
+    Ok(fresh)
+}
+
+async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fresh, OktaError> {
+    match change.kind {
+        ChangeKind::GroupTargetOu => {
+            let Some(group) = &change.group else {
+                return Ok(Fresh::Stale(format!(
+                    "{}: the plan names no group",
+                    change.address
+                )));
+            };
+            let fetched = match client
+                .get_group_assignment(&change.directory.app_id, &group.id)
+                .await
+            {
+                Ok(fetched) => fetched,
+                Err(e) if e.is_not_found() => {
+                    return Ok(Fresh::Stale(format!(
+                        "{}: group `{}` is no longer assigned to `{}`",
+                        change.address, group.name, change.directory.domain
+                    )))
+                }
+                Err(e) => return Err(e),
+            };
+            let current = fetched
+                .assignment
+                .organizational_unit
+                .clone()
+                .unwrap_or_default();
+            let wanted_before =
+                str_field(change.precondition.as_ref(), "organizationalUnit").unwrap_or_default();
+            let wanted_updated =
+                str_field(change.precondition.as_ref(), "lastUpdated").unwrap_or_default();
+            let after = str_field(change.after.as_ref(), "organizationalUnit").unwrap_or_default();
+            if current == after || (!after.is_empty() && dn_equal(&current, after)) {
+                return Ok(Fresh::AlreadyApplied {
+                    request_id: fetched.request_id,
+                });
+            }
+            if current != wanted_before {
+                return Ok(Fresh::Stale(format!(
+                    "{}: the target OU is now `{current}`, the plan expected `{wanted_before}`",
+                    change.address
+                )));
+            }
+            if !wanted_updated.is_empty() && fetched.assignment.last_updated != wanted_updated {
+                return Ok(Fresh::Stale(format!(
+                    "{}: the assignment was updated at `{}` after the plan was made (`{wanted_updated}`)",
+                    change.address, fetched.assignment.last_updated
+                )));
+            }
+            Ok(Fresh::Ready(Ready::Assignment {
+                raw: fetched.raw,
+                request_id: fetched.request_id,
+            }))
+        }
+        ChangeKind::MappingProperty => {
+            let Some(mapping_id) = &change.mapping_id else {
+                return Ok(Fresh::Stale(format!(
+                    "{}: the plan names no mapping",
+                    change.address
+                )));
+            };
+            let key = str_field(change.precondition.as_ref(), "key").unwrap_or("dn");
+            let expected = str_field(change.precondition.as_ref(), "expression");
+            let (mapping, request_id) = match client.get_mapping(mapping_id).await {
+                Ok(read) => read,
+                Err(e) if e.is_not_found() => {
+                    return Ok(Fresh::Stale(format!(
+                        "{}: the mapping `{mapping_id}` no longer exists",
+                        change.address
+                    )))
+                }
+                Err(e) => return Err(e),
+            };
+            let current = mapping
+                .properties
+                .get(key)
+                .and_then(|p| p.expression.as_deref());
+            match current {
+                None => Ok(Fresh::AlreadyApplied { request_id }),
+                Some(expression) if Some(expression) == expected => {
+                    Ok(Fresh::Ready(Ready::Mapping { request_id }))
+                }
+                Some(expression) => Ok(Fresh::Stale(format!(
+                    "{}: `{key}` is now mapped to `{expression}`, the plan expected `{}`",
+                    change.address,
+                    expected.unwrap_or("")
+                ))),
+            }
+        }
+        ChangeKind::ImportOu => Ok(Fresh::Stale(format!(
+            "{}: a manual step has no API precondition",
+            change.address
+        ))),
+    }
+}
+
+/// Writes every ready change, concurrently within the client's bounds, and returns one
+/// outcome per API change (in plan order). A failure does not stop the others.
+pub async fn execute(
+    client: &OktaClient,
+    plan: &Plan,
+    fresh: Vec<(usize, Fresh)>,
+) -> Vec<ChangeOutcome> {
+    let mut writes = JoinSet::new();
+    for (index, state) in fresh {
+        let Some(change) = plan.resource_changes.get(index).cloned() else {
+            continue;
+        };
+        let client = client.clone();
+        writes.spawn(async move { execute_one(&client, index, &change, state).await });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = writes.join_next().await {
+        if let Ok(outcome) = joined {
+            outcomes.push(outcome);
+        }
+    }
+    outcomes.sort_by_key(|o| o.index);
+    outcomes
+}
+
+fn failed(error: &OktaError) -> ChangeResult {
+    match error {
+        OktaError::Api(api) => ChangeResult::Failed {
+            error_code: api.error_code.clone(),
+            error_summary: api.error_summary.clone(),
+            request_id: api.request_id.clone(),
+            message: error.to_string(),
+        },
+        other => ChangeResult::Failed {
+            error_code: None,
+            error_summary: None,
+            request_id: other.request_id().map(str::to_string),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// `true` when a failed write may nevertheless have happened (no clear answer from Okta).
+fn outcome_unknown(error: &OktaError) -> bool {
+    match error {
+        OktaError::Api(api) => api.status >= 500,
+        OktaError::Transport { .. } | OktaError::Timeout { .. } | OktaError::Decode { .. } => true,
+        _ => false,
+    }
+}
+
+async fn execute_one(
+    client: &OktaClient,
+    index: usize,
+    change: &ResourceChange,
+    fresh: Fresh,
+) -> ChangeOutcome {
+    let started = Instant::now();
+    let mut request_ids = Vec::new();
+    let mut observed_before = None;
+    let result = match fresh {
+        Fresh::Stale(reason) => ChangeResult::Skipped { reason },
+        Fresh::AlreadyApplied { request_id } => {
+            request_ids.extend(request_id);
+            ChangeResult::AlreadyApplied
+        }
+        Fresh::Ready(Ready::Assignment { raw, request_id }) => {
+            request_ids.extend(request_id);
+            observed_before = Some(serde_json::json!({
+                "organizationalUnit": raw.profile.get("organizationalUnit").cloned().unwrap_or(Value::Null),
+                "lastUpdated": raw.last_updated,
+            }));
+            retarget(client, change, &raw, &mut request_ids).await
+        }
+        Fresh::Ready(Ready::Mapping { request_id }) => {
+            request_ids.extend(request_id);
+            observed_before = change.before.clone();
+            delete_mapping_property(client, change, &mut request_ids).await
+        }
+    };
+    ChangeOutcome {
+        index,
+        address: change.address.clone(),
+        kind: change.kind,
+        result,
+        request_ids,
+        observed_before,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+async fn retarget(
+    client: &OktaClient,
+    change: &ResourceChange,
+    raw: &RawAssignment,
+    request_ids: &mut Vec<String>,
+) -> ChangeResult {
+    let after = str_field(change.after.as_ref(), "organizationalUnit").unwrap_or_default();
+    let before = str_field(change.precondition.as_ref(), "organizationalUnit").unwrap_or_default();
+    let app_id = &change.directory.app_id;
+    let group_id = &raw.group_id;
+    // At most one resend, and only when a re-read proves the first write did not happen.
+    for attempt in 0..2 {
+        match client
+            .put_group_assignment_ou(app_id, group_id, raw, after)
+            .await
+        {
+            Ok(written) => {
+                request_ids.extend(written.request_id);
+                return ChangeResult::Applied { note: None };
+            }
+            Err(error) if outcome_unknown(&error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                match client.get_group_assignment(app_id, group_id).await {
+                    Ok(reread) => {
+                        request_ids.extend(reread.request_id.clone());
+                        let now = reread.assignment.organizational_unit.unwrap_or_default();
+                        if now == after {
+                            return ChangeResult::Applied {
+                                note: Some(format!(
+                                    "the response was lost ({error}); a re-read confirmed the write"
+                                )),
+                            };
+                        }
+                        if now != before || attempt == 1 {
+                            return failed(&error);
+                        }
+                        tracing::debug!(
+                            "write of {} did not happen; resending once",
+                            change.address
+                        );
+                    }
+                    Err(_) => return failed(&error),
+                }
+            }
+            Err(error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                return failed(&error);
+            }
+        }
+    }
+    ChangeResult::Failed {
+        error_code: None,
+        error_summary: None,
+        request_id: None,
+        message: "the write did not take effect".to_string(),
+    }
+}
+
+async fn delete_mapping_property(
+    client: &OktaClient,
+    change: &ResourceChange,
+    request_ids: &mut Vec<String>,
+) -> ChangeResult {
+    let Some(mapping_id) = &change.mapping_id else {
+        return ChangeResult::Skipped {
+            reason: "the plan names no mapping".to_string(),
+        };
+    };
+    let key = str_field(change.before.as_ref(), "key").unwrap_or("dn");
+    for attempt in 0..2 {
+        let write_error = match client.remove_mapping_property(mapping_id, key).await {
+            Ok(written) => {
+                request_ids.extend(written.request_id);
+                None
+            }
+            Err(error) if outcome_unknown(&error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                Some(error)
+            }
+            Err(error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                return failed(&error);
+            }
+        };
+        // Re-read to confirm the key is gone (and to resolve a lost response).
+        match client.get_mapping(mapping_id).await {
+            Ok((mapping, request_id)) => {
+                request_ids.extend(request_id);
+                let gone = mapping
+                    .properties
+                    .get(key)
+                    .is_none_or(|p| p.expression.is_none());
+                if gone {
+                    return ChangeResult::Applied {
+                        note: write_error.map(|e| {
+                            format!("the response was lost ({e}); a re-read confirmed the write")
+                        }),
+                    };
+                }
+                if attempt == 1 || write_error.is_none() {
+                    return ChangeResult::Failed {
+                        error_code: None,
+                        error_summary: None,
+                        request_id: None,
+                        message: format!(
+                            "okta accepted the update, but `{key}` is still mapped on a re-read"
+                        ),
+                    };
+                }
+            }
+            Err(error) => return failed(write_error.as_ref().unwrap_or(&error)),
+        }
+    }
+    ChangeResult::Failed {
+        error_code: None,
+        error_summary: None,
+        request_id: None,
+        message: "the write did not take effect".to_string(),
+    }
+}

@@ -1,0 +1,294 @@
+//! `ouguard apply [FILE] [--auto-approve]`: plan (or load a saved plan), approve, check
+//! preconditions on fresh reads, write, confirm manual steps, report, and keep a run record.
+//! Approval and confirmations come through `prompt::Approver`; nothing is written before
+//! approval and a clean precondition check.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::{plan::make_plan, session, show::load_plan, Global};
+use crate::apply::{check_preconditions, execute, ChangeOutcome, ChangeResult, Fresh};
+use crate::cli::ApplyArgs;
+use crate::config::{add_import_ous, file_diff, Config};
+use crate::exit::{Hinted, Outcome};
+use crate::plan::{ChangeKind, Execution, Plan};
+use crate::prompt::{is_interactive, Approver, TerminalApprover};
+use crate::render::{import_ou_console_path, render_plan};
+use crate::runrecord::{record_lines, write_record, Tally};
+
+pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let config = global.config()?;
+    let interactive = is_interactive();
+    let settings = session::settings(global, &args.connection, &config)?;
+    let session = session::connect(global, &settings, args.connection.concurrency)?;
+    let org_url = session.client.org_url().to_string();
+    let mut stdout = std::io::stdout().lock();
+
+    let plan = match &args.file {
+        Some(path) => {
+            let plan = load_plan(path)?;
+            check_same_org(&plan, &org_url, path)?;
+            if !global.quiet {
+                render_plan(&plan, &mut stdout, global.color)?;
+            }
+            plan
+        }
+        None => {
+            if !args.auto_approve && !interactive {
+                return Err(Hinted::new(
+                    "apply needs approval, and there is no terminal to ask at",
+                    "pass `--auto-approve`, or save a plan with `ouguard plan --out FILE`, \
+                     have it reviewed, and run `ouguard apply FILE`",
+                ));
+            }
+            let state = session.read_state(global)?;
+            let plan = make_plan(
+                global,
+                &config,
+                &args.planning,
+                state,
+                Some(org_url.clone()),
+            )?;
+            render_plan(&plan, &mut stdout, global.color)?;
+            if !plan.has_changes() {
+                return Ok(Outcome::Success);
+            }
+            if !args.auto_approve {
+                writeln!(stdout)?;
+                stdout.flush()?;
+                let approved = TerminalApprover
+                    .approve("Do you want to perform these actions? Only `yes` will be accepted")
+                    .map_err(anyhow::Error::msg)?;
+                if !approved {
+                    writeln!(stdout, "Apply cancelled. Nothing was written.")?;
+                    return Ok(Outcome::Success);
+                }
+            }
+            plan
+        }
+    };
+    if !plan.has_changes() {
+        writeln!(stdout, "Nothing to apply.")?;
+        return Ok(Outcome::Success);
+    }
+
+    let started_at = super::now_rfc3339();
+    let fresh = session
+        .runtime
+        .block_on(check_preconditions(&session.client, &plan))
+        .context("failed to check the plan against the org; nothing was written")?;
+    let stale: Vec<&String> = fresh
+        .iter()
+        .filter_map(|(_, f)| match f {
+            Fresh::Stale(reason) => Some(reason),
+            _ => None,
+        })
+        .collect();
+    if !stale.is_empty() {
+        let list: Vec<String> = stale.iter().map(|s| format!("  {s}")).collect();
+        return Err(Hinted::new(
+            format!(
+                "the plan is stale: the org changed since it was made; nothing was written\n{}",
+                list.join("\n")
+            ),
+            "make a new plan with `ouguard plan --out FILE` and review it",
+        ));
+    }
+
+    if !global.quiet {
+        writeln!(
+            stdout,
+            "\nApplying {} change(s)…",
+            plan.resource_changes.len()
+        )?;
+    }
+    let mut outcomes = session
+        .runtime
+        .block_on(execute(&session.client, &plan, fresh));
+    let mut approver = TerminalApprover;
+    let confirm_manual = interactive && !args.auto_approve;
+    outcomes.extend(manual_steps(
+        global,
+        &plan,
+        confirm_manual,
+        &mut approver,
+        &mut stdout,
+    )?);
+    outcomes.sort_by_key(|o| o.index);
+
+    report(&plan, &outcomes, &mut stdout)?;
+    let finished_at = super::now_rfc3339();
+    let lines = record_lines(&plan, &org_url, &started_at, &finished_at, &outcomes);
+    let path = write_record(std::path::Path::new("."), &plan, &lines, &started_at)?;
+    if !global.quiet {
+        writeln!(stdout, "Run record: `{}`", path.display())?;
+    }
+
+    let tally = Tally::of(&outcomes);
+    Ok(if tally.failed > 0 {
+        Outcome::ChangesFailed
+    } else if tally.manual_pending > 0 {
+        Outcome::ManualStepsPending
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Refuses a plan made for another org (or from a snapshot).
+fn check_same_org(plan: &Plan, org_url: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let normalize = |url: &str| url.trim_end_matches('/').to_ascii_lowercase();
+    match &plan.org_url {
+        Some(planned) if normalize(planned) == normalize(org_url) => Ok(()),
+        Some(planned) => Err(Hinted::new(
+            format!(
+                "the plan `{}` was made for `{planned}`, not for `{org_url}`; nothing was written",
+                path.display()
+            ),
+            "apply it with the org it was made for, or make a new plan for this org",
+        )),
+        None => Err(Hinted::new(
+            format!(
+                "the plan `{}` was made from a snapshot and names no org; nothing was written",
+                path.display()
+            ),
+            "make the plan against the org with `ouguard plan --out FILE`",
+        )),
+    }
+}
+
+/// Shows each manual step; at a terminal the person confirms it and the OU is recorded in
+/// the config (diff shown). Otherwise the steps stay pending.
+fn manual_steps(
+    global: &Global,
+    plan: &Plan,
+    confirm: bool,
+    approver: &mut dyn Approver,
+    out: &mut dyn Write,
+) -> anyhow::Result<Vec<ChangeOutcome>> {
+    let mut outcomes = Vec::new();
+    let steps: Vec<(usize, &crate::plan::ResourceChange)> = plan
+        .resource_changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.execution == Execution::Manual)
+        .collect();
+    if steps.is_empty() {
+        return Ok(outcomes);
+    }
+    writeln!(out, "\nManual steps (Okta has no API for import OUs):")?;
+    for (index, change) in steps {
+        let ou = change
+            .after
+            .as_ref()
+            .and_then(|a| a.get("ou"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        writeln!(
+            out,
+            "  [ ] In the admin console, open {} and tick `{ou}`.",
+            import_ou_console_path(&change.directory.domain)
+        )?;
+        let mut result = ChangeResult::ManualPending;
+        if confirm {
+            out.flush()?;
+            let done = approver
+                .approve("Type `yes` once it is ticked and saved (anything else leaves it pending)")
+                .map_err(anyhow::Error::msg)?;
+            if done {
+                record_import_ou(global, &change.directory.domain, &ou, out)?;
+                result = ChangeResult::ManualConfirmed;
+            }
+        }
+        outcomes.push(ChangeOutcome {
+            index,
+            address: change.address.clone(),
+            kind: ChangeKind::ImportOu,
+            result,
+            request_ids: Vec::new(),
+            observed_before: None,
+            elapsed_ms: 0,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Adds a confirmed import OU to the config file, showing the diff.
+fn record_import_ou(
+    global: &Global,
+    domain: &str,
+    ou: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let path = &global.config_path;
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("failed to read `{}`", path.display()))
+            )
+        }
+    };
+    if !old.is_empty() {
+        Config::parse(&old, path)?;
+    }
+    let (new, added) = add_import_ous(&old, path, domain, &[ou.to_string()])?;
+    if added.is_empty() {
+        writeln!(out, "  `{}` already declares it.", path.display())?;
+        return Ok(());
+    }
+    crate::files::write_atomically(path, new.as_bytes(), false)?;
+    write!(out, "{}", file_diff(path, &old, &new))?;
+    Ok(())
+}
+
+/// Prints one line per change and the summary.
+fn report(plan: &Plan, outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()> {
+    writeln!(out)?;
+    for outcome in outcomes {
+        let ids = if outcome.request_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" (request ids: {})", outcome.request_ids.join(", "))
+        };
+        let detail = match &outcome.result {
+            ChangeResult::Failed {
+                error_code,
+                error_summary,
+                request_id,
+                message,
+            } => match (error_code, error_summary) {
+                (Some(code), Some(summary)) => format!(
+                    ": `{code}` {summary} (request id `{}`)",
+                    request_id.as_deref().unwrap_or("none")
+                ),
+                _ => format!(": {message}"),
+            },
+            ChangeResult::Skipped { reason } => format!(": {reason}"),
+            ChangeResult::Applied { note: Some(note) } => format!(": {note}"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "  {}: {}{detail}{ids}",
+            outcome.address,
+            outcome.result.label()
+        )?;
+    }
+    let tally = Tally::of(outcomes);
+    let _ = plan;
+    writeln!(
+        out,
+        "\nApply finished: {} applied, {} already applied, {} failed, {} skipped, {} manual step(s) pending, {} done.",
+        tally.applied, tally.already_applied, tally.failed, tally.skipped, tally.manual_pending, tally.manual_done
+    )?;
+    if tally.failed > 0 {
+        writeln!(
+            out,
+            "Run `ouguard plan` to see what is left, and `ouguard apply` again once the cause is fixed."
+        )?;
+    }
+    Ok(())
+}
