@@ -503,20 +503,23 @@ fn add_ou_once(
 fn drop_covered_additions(
     additions: Vec<(Dn, String, Vec<String>)>,
 ) -> Vec<(Dn, String, Vec<String>)> {
-    let keys: HashSet<String> = additions.iter().map(|(dn, _, _)| dn.normalized()).collect();
+    let keys: HashSet<Vec<String>> = additions
+        .iter()
+        .map(|(dn, _, _)| dn.key().to_vec())
+        .collect();
     let mut kept: Vec<(Dn, String, Vec<String>)> = Vec::new();
     let mut moved: HashMap<String, Vec<String>> = HashMap::new();
     for (dn, raw, fixes) in additions {
-        let own = dn.normalized();
+        // The topmost planned ancestor: it is itself below no other planned OU, so it is kept.
         let ancestor = dn
             .suffix_keys()
             .skip(1)
             .filter(|key| keys.contains(*key))
             .last()
-            .map(str::to_string);
+            .map(|key| key.join(","));
         match ancestor {
-            Some(ancestor) if ancestor != own => moved.entry(ancestor).or_default().extend(fixes),
-            _ => kept.push((dn, raw, fixes)),
+            Some(ancestor) => moved.entry(ancestor).or_default().extend(fixes),
+            None => kept.push((dn, raw, fixes)),
         }
     }
     for (dn, _, fixes) in &mut kept {

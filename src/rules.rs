@@ -149,14 +149,14 @@ pub struct Evaluation {
 #[derive(Debug, Clone, Default)]
 pub struct ImportOuIndex {
     ous: Vec<Dn>,
-    keys: HashSet<String>,
+    keys: HashSet<Vec<String>>,
 }
 
 impl ImportOuIndex {
     /// Builds the index from DNs already known to be valid and in the directory's domain.
     #[must_use]
     pub fn new(ous: Vec<Dn>) -> Self {
-        let keys = ous.iter().map(Dn::normalized).collect();
+        let keys = ous.iter().map(|dn| dn.key().to_vec()).collect();
         ImportOuIndex { ous, keys }
     }
 
