@@ -71,7 +71,7 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
     if plan.has_changes() {
         writeln!(
             out,
-            "ouguard will perform the following actions ({} + add, {} ~ update, {} - delete):",
+            "ouguard will perform the following actions ({} add, {} update in place, {} delete):",
             styles.add.apply_to("+"),
             styles.change.apply_to("~"),
             styles.delete.apply_to("-"),
