@@ -4,4 +4,5 @@
 //! rules → findings → planner → `Plan` → render / save / apply.
 
 pub mod dn;
+pub mod sim;
 pub mod state;

@@ -40,7 +40,9 @@ impl OrgState {
 
     /// Mutable variant of [`OrgState::directory`].
     pub fn directory_mut(&mut self, id_or_domain: &str) -> Option<&mut Directory> {
-        self.directories.iter_mut().find(|d| d.matches(id_or_domain))
+        self.directories
+            .iter_mut()
+            .find(|d| d.matches(id_or_domain))
     }
 }
 
