@@ -1,0 +1,4 @@
+//! The one integration-test binary: each module tests one feature end to end.
+
+mod sim;
+mod sim_contract;
