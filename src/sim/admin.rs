@@ -54,12 +54,12 @@ fn admin_error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        admin_error(
+        Box::new(admin_error(
             StatusCode::BAD_REQUEST,
             &format!("invalid request body: {e}"),
-        )
+        ))
     })
 }
 
@@ -95,7 +95,7 @@ async fn tick_import_ou(
 ) -> Response {
     let tick: TickBody = match parse(&body) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if let Err(e) = Dn::parse(&tick.ou) {
         return admin_error(
@@ -137,7 +137,7 @@ async fn get_state(State(shared): State<Arc<Shared>>) -> Response {
 async fn put_state(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let seed: OrgState = match parse(&body) {
         Ok(s) => s,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match Store::from_seed(&seed) {
         Ok(store) => {
@@ -163,7 +163,7 @@ async fn add_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     let faults = match parse::<FaultsBody>(&body) {
         Ok(FaultsBody::One(f)) => vec![f],
         Ok(FaultsBody::Many(fs)) => fs,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mut plan = lock(&shared.faults);
     for f in faults {
@@ -191,7 +191,7 @@ async fn set_mappings_unavailable(State(shared): State<Arc<Shared>>, body: Bytes
                 .store(m.unavailable, Ordering::SeqCst);
             Json(json!({ "unavailable": m.unavailable })).into_response()
         }
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 

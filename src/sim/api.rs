@@ -256,7 +256,7 @@ async fn list_apps(
         .apps
         .iter()
         .filter(|app| {
-            filter.as_ref().is_none_or_compat(|terms| {
+            filter.as_ref().map_or(true, |terms| {
                 terms.iter().all(|(attr, value)| match attr.as_str() {
                     "name" => app.name == *value,
                     "id" => app.id == *value,
@@ -265,7 +265,7 @@ async fn list_apps(
             })
         })
         .filter(|app| {
-            q.as_deref().is_none_or_compat(|q| {
+            q.as_deref().map_or(true, |q| {
                 app.name.to_lowercase().starts_with(q) || app.label.to_lowercase().starts_with(q)
             })
         })
@@ -276,15 +276,6 @@ async fn list_apps(
         .map(|a| wire::Application::from_store(a, &ctx.base_url))
         .collect();
     Ok(paged(&ctx, &query, body, next.as_deref()))
-}
-
-trait OptionCompat<T> {
-    fn is_none_or_compat(self, f: impl FnOnce(T) -> bool) -> bool;
-}
-impl<T> OptionCompat<T> for Option<T> {
-    fn is_none_or_compat(self, f: impl FnOnce(T) -> bool) -> bool {
-        self.map_or(true, f)
-    }
 }
 
 fn wire_status(status: crate::state::AppStatus) -> &'static str {
@@ -348,8 +339,9 @@ async fn list_app_groups(
     let assignments: Vec<&StoredAssignment> = assignments
         .into_iter()
         .filter(|a| {
-            q.as_deref()
-                .is_none_or_compat(|q| store.group_name(&a.group_id).to_lowercase().starts_with(q))
+            q.as_deref().map_or(true, |q| {
+                store.group_name(&a.group_id).to_lowercase().starts_with(q)
+            })
         })
         .collect();
     let (page, next) = paginate(&assignments, query.get("after"), limit, |a| {
@@ -717,16 +709,8 @@ async fn list_mappings(
     let mut mappings: Vec<_> = store
         .mappings
         .iter()
-        .filter(|m| {
-            query
-                .get("sourceId")
-                .is_none_or_compat(|s| m.source.id == s)
-        })
-        .filter(|m| {
-            query
-                .get("targetId")
-                .is_none_or_compat(|t| m.target.id == t)
-        })
+        .filter(|m| query.get("sourceId").map_or(true, |s| m.source.id == s))
+        .filter(|m| query.get("targetId").map_or(true, |t| m.target.id == t))
         .collect();
     mappings.sort_by(|a, b| a.id.cmp(&b.id));
     // `after` is a mapping id: everything sorting after it.
@@ -1020,7 +1004,7 @@ async fn list_logs(
         .filter(|e| {
             event_type_filter
                 .as_deref()
-                .is_none_or_compat(|t| e.event_type == t)
+                .map_or(true, |t| e.event_type == t)
         })
         .filter(|e| {
             let haystack = format!(

@@ -71,23 +71,11 @@ impl RequestMatcher {
     pub fn matches(&self, method: &str, path: &str) -> bool {
         self.method
             .as_deref()
-            .is_none_or_compat(|m| m.eq_ignore_ascii_case(method))
+            .map_or(true, |m| m.eq_ignore_ascii_case(method))
             && self
                 .path_prefix
                 .as_deref()
-                .is_none_or_compat(|p| path.starts_with(p))
-    }
-}
-
-trait OptionCompat<T> {
-    fn is_none_or_compat(self, f: impl FnOnce(T) -> bool) -> bool;
-}
-impl<T> OptionCompat<T> for Option<T> {
-    fn is_none_or_compat(self, f: impl FnOnce(T) -> bool) -> bool {
-        match self {
-            None => true,
-            Some(v) => f(v),
-        }
+                .map_or(true, |p| path.starts_with(p))
     }
 }
 

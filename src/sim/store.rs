@@ -203,28 +203,24 @@ impl Store {
                 }
             })
             .collect();
-        if !user_types.iter().any(|t| t.default) {
+        // Okta always has a default user type; synthesize one if the seed has none.
+        let default_type = if let Some(t) = user_types.iter().find(|t| t.default) {
+            t.clone()
+        } else {
             let id = derived_id("oty", "default-user-type");
             let created = timestamp(derived_timestamp(&format!("created:{id}")));
-            user_types.insert(
-                0,
-                StoredUserType {
-                    id,
-                    name: "user".into(),
-                    display_name: "User".into(),
-                    description: "Okta user profile template with default permission settings"
-                        .into(),
-                    default: true,
-                    created: created.clone(),
-                    last_updated: created,
-                },
-            );
-        }
-        let default_type = user_types
-            .iter()
-            .find(|t| t.default)
-            .cloned()
-            .ok_or_else(|| SeedError::UnknownDirectory("default user type".into()))?;
+            let t = StoredUserType {
+                id,
+                name: "user".into(),
+                display_name: "User".into(),
+                description: "Okta user profile template with default permission settings".into(),
+                default: true,
+                created: created.clone(),
+                last_updated: created,
+            };
+            user_types.insert(0, t.clone());
+            t
+        };
 
         let mut apps = Vec::new();
         let mut groups = BTreeMap::new();
