@@ -19,4 +19,5 @@ pub mod prompt;
 pub mod render;
 pub mod rules;
 pub mod runrecord;
+pub mod sim;
 pub mod state;

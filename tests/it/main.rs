@@ -1,4 +1,6 @@
-//! The one integration-test binary: modules named after features.
+//! The one integration-test binary: each module tests one feature end to end.
 
 mod cli;
+mod sim;
+mod sim_contract;
 mod support;

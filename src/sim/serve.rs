@@ -1,0 +1,90 @@
+//! `ouguard sim`: run a simulated org in the foreground until Ctrl-C, printing its URL and a
+//! per-run API token. Plain options in, no clap types; loopback only unless told otherwise.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{seed, SimConfig, SimOrg};
+use crate::state::OrgState;
+
+/// Options of `ouguard sim`.
+#[derive(Debug, Clone)]
+pub struct SimServeOptions {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// An `OrgState` JSON file (e.g. from `ouguard export`); `None`: the demo org.
+    pub seed: Option<PathBuf>,
+    pub latency_ms: u64,
+    pub latency_jitter_ms: u64,
+    /// Requests per endpoint family per minute.
+    pub rate_limit: u32,
+    pub concurrency_limit: Option<usize>,
+    pub mappings_unavailable: bool,
+    /// Allow listening on a non-loopback address.
+    pub allow_remote: bool,
+}
+
+impl Default for SimServeOptions {
+    fn default() -> SimServeOptions {
+        SimServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            seed: None,
+            latency_ms: 0,
+            latency_jitter_ms: 0,
+            rate_limit: 600,
+            concurrency_limit: None,
+            mappings_unavailable: false,
+            allow_remote: false,
+        }
+    }
+}
+
+/// Reads a seed file (`OrgState` JSON).
+pub fn load_seed(path: &std::path::Path) -> anyhow::Result<OrgState> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read seed `{}`", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not an ouguard snapshot (OrgState JSON)",
+            path.display()
+        )
+    })
+}
+
+/// Serves a simulated org until Ctrl-C.
+pub async fn serve(opts: SimServeOptions) -> anyhow::Result<()> {
+    let seed = match &opts.seed {
+        Some(path) => load_seed(path)?,
+        None => seed::demo(),
+    };
+    let sim = SimOrg::start(SimConfig {
+        seed,
+        listen: opts.listen,
+        allow_remote: opts.allow_remote,
+        latency: Duration::from_millis(opts.latency_ms),
+        latency_jitter: Duration::from_millis(opts.latency_jitter_ms),
+        rate_limit_per_minute: opts.rate_limit,
+        concurrency_limit: opts.concurrency_limit,
+        mappings_unavailable: opts.mappings_unavailable,
+        ..SimConfig::default()
+    })
+    .await?;
+    println!("Simulated Okta org listening on {}", sim.url());
+    println!("API token for this run (SSWS): {}", sim.token());
+    println!();
+    println!("  export OKTA_CLIENT_ORGURL={}", sim.url());
+    println!("  export OKTA_CLIENT_TOKEN={}", sim.token());
+    println!();
+    println!(
+        "Admin surface (not Okta): {}/sim  — Ctrl-C to stop.",
+        sim.url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("failed to wait for Ctrl-C")?;
+    sim.shutdown().await;
+    Ok(())
+}

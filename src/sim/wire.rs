@@ -1,0 +1,654 @@
+//! The simulator's own JSON wire types, written from Okta's management API documentation and
+//! spec (`Application`, `ApplicationGroupAssignment`, `ProfileMapping`, `UserType`,
+//! `LogEvent`, `Error`). They must never be shared with, or imported from, the client side:
+//! the point is that each side is written independently.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::ids::timestamp;
+use super::store::{
+    AppKind, EndKind, StoredApp, StoredAssignment, StoredEvent, StoredMapping, StoredMappingEnd,
+    StoredUserType,
+};
+use crate::state::AppStatus;
+
+/// `{"href": …}`: Okta's `HrefObject`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Href {
+    pub href: String,
+}
+
+fn href(base: &str, path: &str) -> Href {
+    Href {
+        href: format!("{base}{path}"),
+    }
+}
+
+/// Okta's error body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub error_code: String,
+    pub error_summary: String,
+    pub error_link: String,
+    pub error_id: String,
+    pub error_causes: Vec<ErrorCause>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorCause {
+    pub error_summary: String,
+}
+
+fn status_str(status: AppStatus) -> &'static str {
+    match status {
+        AppStatus::Active => "ACTIVE",
+        AppStatus::Inactive => "INACTIVE",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Application
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    pub label: String,
+    pub status: &'static str,
+    pub last_updated: String,
+    pub created: String,
+    pub accessibility: Accessibility,
+    pub visibility: Visibility,
+    pub features: Vec<&'static str>,
+    /// `null` for AD apps: Okta returns no sign-on mode for directory integrations.
+    pub sign_on_mode: Option<&'static str>,
+    pub credentials: Credentials,
+    pub settings: Settings,
+    #[serde(rename = "_links")]
+    pub links: ApplicationLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accessibility {
+    pub self_service: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_redirect_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_redirect_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Visibility {
+    pub auto_submit_toolbar: bool,
+    pub hide: VisibilityHide,
+    pub app_links: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VisibilityHide {
+    #[serde(rename = "iOS")]
+    pub ios: bool,
+    pub web: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub user_name_template: UserNameTemplate,
+    pub signing: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserNameTemplate {
+    pub template: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Settings {
+    Directory { app: DirectoryAppSettings },
+    Bookmark { app: BookmarkAppSettings },
+}
+
+/// `settings.app` of an AD integration.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryAppSettings {
+    pub naming_context: String,
+    pub filter_groups_by_ou: bool,
+    pub jit_groups_across_domains: bool,
+    pub activation_email: Option<String>,
+    pub login: Option<String>,
+    pub password: Option<String>,
+    /// A single OU string, often null; not the import-OU list.
+    pub search_org_unit: Option<String>,
+    pub scan_rate: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookmarkAppSettings {
+    pub request_integration: bool,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationLinks {
+    #[serde(rename = "self")]
+    pub self_link: Href,
+    pub groups: Href,
+    pub users: Href,
+    pub logo: Vec<Href>,
+    pub app_links: Vec<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activate: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deactivate: Option<Href>,
+}
+
+impl Application {
+    #[must_use]
+    pub fn from_store(app: &StoredApp, base: &str) -> Application {
+        let api = format!("/api/v1/apps/{}", app.id);
+        let (features, sign_on_mode, settings) = match &app.kind {
+            AppKind::Directory(dir) => (
+                vec![
+                    "IMPORT_NEW_USERS",
+                    "IMPORT_PROFILE_UPDATES",
+                    "IMPORT_USER_SCHEMA",
+                    "PROFILE_MASTERING",
+                    "PUSH_NEW_USERS",
+                    "PUSH_PASSWORD_UPDATES",
+                    "PUSH_PROFILE_UPDATES",
+                    "PUSH_USER_DEACTIVATION",
+                    "REACTIVATE_USERS",
+                ],
+                None,
+                Settings::Directory {
+                    app: DirectoryAppSettings {
+                        naming_context: dir.domain.clone(),
+                        filter_groups_by_ou: false,
+                        jit_groups_across_domains: false,
+                        activation_email: None,
+                        login: None,
+                        password: None,
+                        search_org_unit: None,
+                        scan_rate: Some("ONE_HOUR".into()),
+                    },
+                },
+            ),
+            AppKind::Bookmark { url } => (
+                Vec::new(),
+                Some("BOOKMARK"),
+                Settings::Bookmark {
+                    app: BookmarkAppSettings {
+                        request_integration: false,
+                        url: url.clone(),
+                    },
+                },
+            ),
+        };
+        let active = app.status == AppStatus::Active;
+        Application {
+            id: app.id.clone(),
+            name: app.name.clone(),
+            label: app.label.clone(),
+            status: status_str(app.status),
+            last_updated: app.last_updated.clone(),
+            created: app.created.clone(),
+            accessibility: Accessibility {
+                self_service: false,
+                error_redirect_url: None,
+                login_redirect_url: None,
+            },
+            visibility: Visibility {
+                auto_submit_toolbar: false,
+                hide: VisibilityHide {
+                    ios: false,
+                    web: false,
+                },
+                app_links: Map::new(),
+            },
+            features,
+            sign_on_mode,
+            credentials: Credentials {
+                user_name_template: UserNameTemplate {
+                    template: "${source.login}".into(),
+                    kind: "BUILT_IN".into(),
+                },
+                signing: Map::new(),
+            },
+            settings,
+            links: ApplicationLinks {
+                self_link: href(base, &api),
+                groups: href(base, &format!("{api}/groups")),
+                users: href(base, &format!("{api}/users")),
+                logo: Vec::new(),
+                app_links: Vec::new(),
+                activate: (!active).then(|| href(base, &format!("{api}/lifecycle/activate"))),
+                deactivate: active.then(|| href(base, &format!("{api}/lifecycle/deactivate"))),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ApplicationGroupAssignment
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupAssignment {
+    pub id: String,
+    pub last_updated: String,
+    pub priority: i64,
+    pub profile: Map<String, Value>,
+    #[serde(rename = "_links")]
+    pub links: GroupAssignmentLinks,
+    #[serde(rename = "_embedded", skip_serializing_if = "Option::is_none")]
+    pub embedded: Option<GroupAssignmentEmbedded>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupAssignmentLinks {
+    pub app: Href,
+    #[serde(rename = "self")]
+    pub self_link: Href,
+    pub group: Href,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupAssignmentEmbedded {
+    pub group: Group,
+}
+
+/// Okta's `Group` object, as embedded by `expand=group`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: String,
+    pub created: String,
+    pub last_updated: String,
+    pub last_membership_updated: String,
+    pub object_class: Vec<&'static str>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub profile: GroupProfile,
+    #[serde(rename = "_links")]
+    pub links: GroupLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupProfile {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupLinks {
+    #[serde(rename = "self")]
+    pub self_link: Href,
+}
+
+impl GroupAssignment {
+    #[must_use]
+    pub fn from_store(
+        app_id: &str,
+        a: &StoredAssignment,
+        group_name: &str,
+        embed_group: bool,
+        base: &str,
+    ) -> GroupAssignment {
+        let group_path = format!("/api/v1/groups/{}", a.group_id);
+        let group_created = timestamp(super::ids::derived_timestamp(&format!(
+            "created:{}",
+            a.group_id
+        )));
+        GroupAssignment {
+            id: a.group_id.clone(),
+            last_updated: a.last_updated.clone(),
+            priority: a.priority.unwrap_or(0),
+            profile: a.profile.clone(),
+            links: GroupAssignmentLinks {
+                app: href(base, &format!("/api/v1/apps/{app_id}")),
+                self_link: href(
+                    base,
+                    &format!("/api/v1/apps/{app_id}/groups/{}", a.group_id),
+                ),
+                group: href(base, &group_path),
+            },
+            embedded: embed_group.then(|| GroupAssignmentEmbedded {
+                group: Group {
+                    id: a.group_id.clone(),
+                    created: group_created.clone(),
+                    last_updated: group_created.clone(),
+                    last_membership_updated: group_created,
+                    object_class: vec!["okta:user_group"],
+                    kind: "OKTA_GROUP",
+                    profile: GroupProfile {
+                        name: group_name.to_string(),
+                        description: None,
+                    },
+                    links: GroupLinks {
+                        self_link: href(base, &group_path),
+                    },
+                },
+            }),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ProfileMapping
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileMapping {
+    pub id: String,
+    pub source: MappingEnd,
+    pub target: MappingEnd,
+    /// Present on single reads and updates; absent from list items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Map<String, Value>>,
+    #[serde(rename = "_links")]
+    pub links: SelfLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MappingEnd {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "_links")]
+    pub links: MappingEndLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MappingEndLinks {
+    #[serde(rename = "self")]
+    pub self_link: Href,
+    pub schema: Href,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfLinks {
+    #[serde(rename = "self")]
+    pub self_link: Href,
+}
+
+fn mapping_end(end: &StoredMappingEnd, base: &str) -> MappingEnd {
+    match end.kind {
+        EndKind::UserType => MappingEnd {
+            id: end.id.clone(),
+            name: end.name.clone(),
+            kind: "user",
+            links: MappingEndLinks {
+                self_link: href(base, &format!("/api/v1/meta/types/user/{}", end.id)),
+                schema: href(
+                    base,
+                    &format!(
+                        "/api/v1/meta/schemas/user/{}",
+                        super::ids::derived_id("osc", &end.id)
+                    ),
+                ),
+            },
+        },
+        EndKind::AppUser => MappingEnd {
+            id: end.id.clone(),
+            name: end.name.clone(),
+            kind: "appuser",
+            links: MappingEndLinks {
+                self_link: href(base, &format!("/api/v1/apps/{}", end.id)),
+                schema: href(
+                    base,
+                    &format!("/api/v1/meta/schemas/apps/{}/default", end.id),
+                ),
+            },
+        },
+    }
+}
+
+impl ProfileMapping {
+    #[must_use]
+    pub fn from_store(m: &StoredMapping, with_properties: bool, base: &str) -> ProfileMapping {
+        let properties = with_properties.then(|| {
+            m.properties
+                .iter()
+                .map(|(k, p)| {
+                    let mut prop = Map::new();
+                    prop.insert(
+                        "expression".into(),
+                        p.expression.clone().map_or(Value::Null, Value::String),
+                    );
+                    prop.insert(
+                        "pushStatus".into(),
+                        p.push_status.clone().map_or(Value::Null, Value::String),
+                    );
+                    (k.clone(), Value::Object(prop))
+                })
+                .collect()
+        });
+        ProfileMapping {
+            id: m.id.clone(),
+            source: mapping_end(&m.source, base),
+            target: mapping_end(&m.target, base),
+            properties,
+            links: SelfLinks {
+                self_link: href(base, &format!("/api/v1/mappings/{}", m.id)),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// UserType
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserType {
+    pub id: String,
+    pub display_name: String,
+    pub name: String,
+    pub description: String,
+    pub created_by: String,
+    pub last_updated_by: String,
+    pub created: String,
+    pub last_updated: String,
+    pub default: bool,
+    #[serde(rename = "_links")]
+    pub links: MappingEndLinks,
+}
+
+impl UserType {
+    #[must_use]
+    pub fn from_store(t: &StoredUserType, base: &str) -> UserType {
+        let admin = super::ids::derived_id("00u", "sim-admin");
+        UserType {
+            id: t.id.clone(),
+            display_name: t.display_name.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            created_by: admin.clone(),
+            last_updated_by: admin,
+            created: t.created.clone(),
+            last_updated: t.last_updated.clone(),
+            default: t.default,
+            links: MappingEndLinks {
+                self_link: href(base, &format!("/api/v1/meta/types/user/{}", t.id)),
+                schema: href(
+                    base,
+                    &format!(
+                        "/api/v1/meta/schemas/user/{}",
+                        super::ids::derived_id("osc", &t.id)
+                    ),
+                ),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// LogEvent
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEvent {
+    pub uuid: String,
+    pub published: String,
+    pub event_type: String,
+    pub version: String,
+    pub severity: &'static str,
+    pub legacy_event_type: String,
+    pub display_message: String,
+    pub actor: LogActor,
+    pub client: LogClient,
+    pub outcome: LogOutcome,
+    pub target: Vec<LogTarget>,
+    pub transaction: LogTransaction,
+    pub debug_context: LogDebugContext,
+    pub authentication_context: Map<String, Value>,
+    pub security_context: Map<String, Value>,
+    pub request: LogRequest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogActor {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub alternate_id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogClient {
+    pub ip_address: String,
+    pub device: String,
+    pub user_agent: LogUserAgent,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogUserAgent {
+    pub raw_user_agent: String,
+    pub os: String,
+    pub browser: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogOutcome {
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogTarget {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub alternate_id: String,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_details: Option<ChangeDetails>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeDetails {
+    pub from: Value,
+    pub to: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogTransaction {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+    pub detail: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogDebugContext {
+    pub debug_data: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRequest {
+    pub ip_chain: Vec<Value>,
+}
+
+impl LogEvent {
+    #[must_use]
+    pub fn from_store(e: &StoredEvent) -> LogEvent {
+        let mut debug_data = Map::new();
+        debug_data.insert("requestId".into(), Value::String(e.request_id.clone()));
+        debug_data.insert("requestUri".into(), Value::String(e.request_uri.clone()));
+        debug_data.insert("url".into(), Value::String(e.request_uri.clone()));
+        let mut detail = Map::new();
+        detail.insert(
+            "requestApiTokenId".into(),
+            Value::String(super::ids::derived_id("00T", "sim-token")),
+        );
+        LogEvent {
+            uuid: e.uuid.clone(),
+            published: timestamp(e.published),
+            event_type: e.event_type.clone(),
+            version: "0".into(),
+            severity: "INFO",
+            legacy_event_type: e.event_type.replace('.', "_"),
+            display_message: e.display_message.clone(),
+            actor: LogActor {
+                id: super::ids::derived_id("00u", "sim-admin"),
+                kind: "User".into(),
+                alternate_id: "admin@example.com".into(),
+                display_name: "Simulated Admin".into(),
+            },
+            client: LogClient {
+                ip_address: "127.0.0.1".into(),
+                device: "Unknown".into(),
+                user_agent: LogUserAgent {
+                    raw_user_agent: "ouguard-sim".into(),
+                    os: "Unknown".into(),
+                    browser: "UNKNOWN".into(),
+                },
+            },
+            outcome: LogOutcome { result: "SUCCESS" },
+            target: e
+                .targets
+                .iter()
+                .map(|t| LogTarget {
+                    id: t.id.clone(),
+                    kind: t.kind.clone(),
+                    alternate_id: t.alternate_id.clone(),
+                    display_name: t.display_name.clone(),
+                    change_details: t
+                        .change
+                        .clone()
+                        .map(|(from, to)| ChangeDetails { from, to }),
+                })
+                .collect(),
+            transaction: LogTransaction {
+                kind: "WEB",
+                id: e.request_id.clone(),
+                detail,
+            },
+            debug_context: LogDebugContext { debug_data },
+            authentication_context: Map::new(),
+            security_context: Map::new(),
+            request: LogRequest {
+                ip_chain: Vec::new(),
+            },
+        }
+    }
+}
