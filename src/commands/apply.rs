@@ -68,6 +68,21 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
             plan
         }
     };
+    let confirm_manual = interactive && !args.auto_approve;
+    drop(stdout);
+    apply_approved(global, &session, &plan, confirm_manual)
+}
+
+/// Applies an approved plan: precondition check on fresh reads (refusing a stale plan
+/// before any write), the writes, the manual steps, the report and the run record.
+pub(crate) fn apply_approved(
+    global: &Global,
+    session: &session::Session,
+    plan: &Plan,
+    confirm_manual: bool,
+) -> anyhow::Result<Outcome> {
+    let mut stdout = std::io::stdout().lock();
+    let org_url = session.client.org_url().to_string();
     if !plan.has_changes() {
         writeln!(stdout, "Nothing to apply.")?;
         return Ok(Outcome::Success);
@@ -76,7 +91,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let started_at = super::now_rfc3339();
     let fresh = session
         .runtime
-        .block_on(check_preconditions(&session.client, &plan))
+        .block_on(check_preconditions(&session.client, plan))
         .context("failed to check the plan against the org; nothing was written")?;
     let stale: Vec<&String> = fresh
         .iter()
@@ -105,22 +120,21 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     let mut outcomes = session
         .runtime
-        .block_on(execute(&session.client, &plan, fresh));
+        .block_on(execute(&session.client, plan, fresh));
     let mut approver = TerminalApprover;
-    let confirm_manual = interactive && !args.auto_approve;
     outcomes.extend(manual_steps(
         global,
-        &plan,
+        plan,
         confirm_manual,
         &mut approver,
         &mut stdout,
     )?);
     outcomes.sort_by_key(|o| o.index);
 
-    report(&plan, &outcomes, &mut stdout)?;
+    report(&outcomes, &mut stdout)?;
     let finished_at = super::now_rfc3339();
-    let lines = record_lines(&plan, &org_url, &started_at, &finished_at, &outcomes);
-    let path = write_record(std::path::Path::new("."), &plan, &lines, &started_at)?;
+    let lines = record_lines(plan, &org_url, &started_at, &finished_at, &outcomes);
+    let path = write_record(std::path::Path::new("."), plan, &lines, &started_at)?;
     if !global.quiet {
         writeln!(stdout, "Run record: `{}`", path.display())?;
     }
@@ -245,7 +259,7 @@ fn record_import_ou(
 }
 
 /// Prints one line per change and the summary.
-fn report(plan: &Plan, outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()> {
+fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out)?;
     for outcome in outcomes {
         let ids = if outcome.request_ids.is_empty() {
@@ -278,7 +292,6 @@ fn report(plan: &Plan, outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyho
         )?;
     }
     let tally = Tally::of(outcomes);
-    let _ = plan;
     writeln!(
         out,
         "\nApply finished: {} applied, {} already applied, {} failed, {} skipped, {} manual step(s) pending, {} done.",

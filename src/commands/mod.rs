@@ -2,11 +2,13 @@
 //! clap types stop here.
 
 mod apply;
+mod demo;
 mod export;
 mod import_ous;
 pub(crate) mod plan;
 pub mod session;
 pub(crate) mod show;
+mod sim;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -32,9 +34,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::ImportOus(args) => import_ous::run(&global, &args),
         Command::Export(args) => export::run(&global, &args),
         Command::Apply(args) => apply::run(&global, &args),
-        Command::Sim(_) | Command::Demo(_) => {
-            Err(anyhow::anyhow!("this command is not available yet"))
-        }
+        Command::Sim(args) => sim::run(&global, &args),
+        Command::Demo(args) => demo::run(&global, &args),
     }
 }
 
