@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const SNAPSHOT_FORMAT_VERSION: &str = "1";
 
 /// Everything ouguard knows about one Okta org.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgState {
     /// Snapshot format version; `"1"`.
@@ -25,6 +25,17 @@ pub struct OrgState {
     /// Every AD directory integration (app instances named `active_directory`).
     #[serde(default)]
     pub directories: Vec<Directory>,
+}
+
+impl Default for OrgState {
+    fn default() -> Self {
+        OrgState {
+            format_version: default_format_version(),
+            org_url: None,
+            user_types: Vec::new(),
+            directories: Vec::new(),
+        }
+    }
 }
 
 fn default_format_version() -> String {
