@@ -279,7 +279,8 @@ pub fn add_import_ous(
         .filter_map(|v| v.as_str())
         .filter_map(|s| Dn::parse(s).ok())
         .collect();
-    let was_empty = list.is_empty();
+    let old_len = list.len();
+    let multi_line = is_multi_line(list);
     let mut added = Vec::new();
     for ou in ous {
         let dn = Dn::parse(ou).map_err(|e| error(format!("`{ou}` is not a valid DN ({e})")))?;
@@ -290,15 +291,73 @@ pub fn add_import_ous(
         list.push(ou.as_str());
         added.push(ou.clone());
     }
-    if was_empty || !added.is_empty() {
-        // One OU per line reads and diffs best.
+    if old_len == 0 || (!multi_line && !added.is_empty()) {
+        // One OU per line reads and diffs best. A one-line array holds no comments.
         for value in list.iter_mut() {
             value.decor_mut().set_prefix("\n  ");
         }
         list.set_trailing("\n");
         list.set_trailing_comma(true);
+    } else if !added.is_empty() {
+        append_lines_keeping_comments(list, old_len);
     }
     Ok((document.to_string(), added))
+}
+
+/// The text of a piece of decor (absent: empty).
+fn raw_text(raw: Option<&toml_edit::RawString>) -> String {
+    raw.and_then(toml_edit::RawString::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `true` when the array is written over several lines (so it may hold comments).
+fn is_multi_line(list: &toml_edit::Array) -> bool {
+    raw_text(Some(list.trailing())).contains('\n')
+        || list.iter().any(|v| {
+            raw_text(v.decor().prefix()).contains('\n')
+                || raw_text(v.decor().suffix()).contains('\n')
+        })
+}
+
+/// Lays the values pushed after the first `old_len` out one per line, in the indentation of
+/// the existing ones, keeping the comment that followed the last old value on its line.
+fn append_lines_keeping_comments(list: &mut toml_edit::Array, old_len: usize) {
+    let last_old = old_len - 1;
+    let indent = list
+        .get(last_old)
+        .map(|v| raw_text(v.decor().prefix()))
+        .and_then(|p| p.rsplit_once('\n').map(|(_, tail)| tail.to_string()))
+        .unwrap_or_else(|| "  ".to_string());
+    // What followed the last old value: after its comma (the array's trailing decor), or,
+    // without a trailing comma, its own suffix.
+    let carry = if list.trailing_comma() {
+        raw_text(Some(list.trailing()))
+    } else {
+        let carry = list
+            .get(last_old)
+            .map(|v| raw_text(v.decor().suffix()))
+            .unwrap_or_default();
+        if let Some(value) = list.get_mut(last_old) {
+            value.decor_mut().set_suffix("");
+        }
+        carry
+    };
+    let (carried_lines, closing_indent) = match carry.rsplit_once('\n') {
+        Some((lines, tail)) => (format!("{lines}\n"), tail.to_string()),
+        None => ("\n".to_string(), String::new()),
+    };
+    for (i, value) in list.iter_mut().enumerate().skip(old_len) {
+        let prefix = if i == old_len {
+            format!("{carried_lines}{indent}")
+        } else {
+            format!("\n{indent}")
+        };
+        value.decor_mut().set_prefix(prefix);
+        value.decor_mut().set_suffix("");
+    }
+    list.set_trailing(format!("\n{closing_indent}"));
+    list.set_trailing_comma(true);
 }
 
 /// A unified diff of a file's old and new text, for showing a config change.
@@ -450,5 +509,41 @@ strategy = "add-ou"
             reparsed.directories[0].import_ous,
             vec!["OU=Staff,DC=emea,DC=example,DC=com"]
         );
+    }
+
+    #[test]
+    fn adding_import_ous_keeps_comments_inside_the_array() {
+        let a = "OU=A,DC=corp,DC=example,DC=com";
+        let b = "OU=B,DC=corp,DC=example,DC=com";
+        let n = "OU=New,DC=corp,DC=example,DC=com";
+        let head = "[directory.\"corp.example.com\"]\nimport_ous = [";
+        let cases = [
+            (
+                format!("{head}\n  \"{a}\",   # everyone\n]\n"),
+                format!("{head}\n  \"{a}\",   # everyone\n  \"{n}\",\n]\n"),
+            ),
+            (
+                format!("{head}\n    # first\n    \"{a}\", # a\n    \"{b}\" # b, no comma\n]\n"),
+                format!(
+                    "{head}\n    # first\n    \"{a}\", # a\n    \"{b}\", # b, no comma\n    \"{n}\",\n]\n"
+                ),
+            ),
+            (
+                format!("{head}\"{a}\"]\n"),
+                format!("{head}\n  \"{a}\",\n  \"{n}\",\n]\n"),
+            ),
+        ];
+        for (before, want) in cases {
+            let (text, added) = add_import_ous(
+                &before,
+                Path::new("ouguard.toml"),
+                "corp.example.com",
+                &[n.into()],
+            )
+            .unwrap();
+            assert_eq!(added, vec![n.to_string()]);
+            assert_eq!(text, want, "from:\n{before}");
+            parse(&text).unwrap();
+        }
     }
 }

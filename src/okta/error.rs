@@ -156,7 +156,12 @@ impl OktaError {
                 Some("use the org's `https://` url, e.g. `https://acme.okta.com`".to_string())
             }
             OktaError::Config { hint, .. } => hint.clone(),
-            OktaError::Decode { .. } => None,
+            OktaError::Decode { .. } => Some(
+                "okta's answer was not what this endpoint returns: retry; if it happens again, \
+                 check for a proxy rewriting responses, or report it to okta support with the \
+                 request id"
+                    .to_string(),
+            ),
         }
     }
 }

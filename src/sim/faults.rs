@@ -1,6 +1,6 @@
 //! Faults injected into the simulated org on demand: latency, 5xx answers, connection
-//! resets, slow bodies, 429 storms and "lost responses" (the write happens, the answer never
-//! arrives). Decides which faults hit a request; the server carries them out. Faults never
+//! resets, slow bodies, 429 storms, 403s, malformed JSON bodies and "lost responses" (the
+//! write happens, the answer never arrives). Decides which faults hit a request; the server carries them out. Faults never
 //! touch the `/sim/` admin surface.
 
 use std::time::Duration;
@@ -36,6 +36,11 @@ pub enum FaultKind {
     SlowBody { chunk_bytes: usize, delay_ms: u64 },
     /// Answer 429 `E0000047` with exhausted `X-Rate-Limit-*` headers.
     RateLimited,
+    /// Answer 403 `E0000006` (a token without the scope or role), without processing the
+    /// request.
+    Forbidden,
+    /// Process the request, then answer its status with a body cut in half: not valid JSON.
+    MalformedBody,
 }
 
 /// When a fault fires, counting only requests its matcher accepts, from the moment it is
@@ -139,9 +144,11 @@ fn duration_ms(d: Duration) -> u64 {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaultEffects {
     pub delay: Duration,
-    /// The first of reset / lost response / 5xx / 429 that fired, if any.
+    /// The first of reset / lost response / 5xx / 429 / 403 that fired, if any.
     pub disruption: Option<Disruption>,
     pub slow_body: Option<(usize, Duration)>,
+    /// Cut the answer's body in half (see [`FaultKind::MalformedBody`]).
+    pub malformed_body: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +157,7 @@ pub enum Disruption {
     LostResponse,
     ServerError(u16),
     RateLimited,
+    Forbidden,
 }
 
 #[derive(Debug)]
@@ -251,6 +259,10 @@ impl FaultPlan {
                 FaultKind::RateLimited => {
                     effects.disruption.get_or_insert(Disruption::RateLimited);
                 }
+                FaultKind::Forbidden => {
+                    effects.disruption.get_or_insert(Disruption::Forbidden);
+                }
+                FaultKind::MalformedBody => effects.malformed_body = true,
             }
         }
         self.rules.retain(|r| match r.fault.trigger {
@@ -293,6 +305,24 @@ mod tests {
             );
         }
         assert_eq!(plan.evaluate("GET", "/api/v1/apps").disruption, None);
+    }
+
+    #[test]
+    fn forbidden_disrupts_and_malformed_body_marks_the_answer() {
+        let mut plan = FaultPlan::new(
+            vec![
+                Fault::on_nth(1, FaultKind::Forbidden).matching(None, Some("/api/v1/mappings")),
+                Fault::on_nth(2, FaultKind::MalformedBody),
+            ],
+            1,
+        );
+        let first = plan.evaluate("GET", "/api/v1/mappings");
+        assert_eq!(first.disruption, Some(Disruption::Forbidden));
+        assert!(!first.malformed_body);
+        let second = plan.evaluate("GET", "/api/v1/apps");
+        assert_eq!(second.disruption, None);
+        assert!(second.malformed_body);
+        assert!(plan.active().is_empty());
     }
 
     #[test]

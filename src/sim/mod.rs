@@ -43,7 +43,7 @@ pub use generator::{large_org, GeneratorParams};
 pub use provisioning::{AssignmentCheck, ProvisioningOutcome, ProvisioningReport};
 pub use ratelimit::EndpointFamily;
 pub use request_log::RecordedRequest;
-pub use serve::{serve, SimServeOptions};
+pub use serve::{load_seed, serve, SimServeOptions};
 pub use store::SeedError;
 
 use crate::state::OrgState;

@@ -205,6 +205,10 @@ async fn handle(
             let resp = ApiError::server_error(code).into_response();
             return finish(&shared, record, resp, &request_id, None, slow).await;
         }
+        Some(Disruption::Forbidden) => {
+            let resp = ApiError::forbidden().into_response();
+            return finish(&shared, record, resp, &request_id, None, slow).await;
+        }
         Some(Disruption::LostResponse) | None => {}
     }
 
@@ -244,10 +248,13 @@ async fn handle(
         path_and_query,
         principal: principal.unwrap_or(Principal::ApiToken),
     });
-    let resp = match api.oneshot(req).await {
+    let mut resp = match api.oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     };
+    if effects.malformed_body {
+        resp = cut_body_in_half(resp).await;
+    }
 
     if effects.disruption == Some(Disruption::LostResponse) {
         let (parts, body) = resp.into_parts();
@@ -264,6 +271,18 @@ async fn handle(
         return std::future::pending().await;
     }
     finish(&shared, record, resp, &request_id, rate_status, slow).await
+}
+
+/// The same answer with its body cut in half (a `MalformedBody` fault): no longer JSON.
+async fn cut_body_in_half(resp: Response<Body>) -> Response<Body> {
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    Response::from_parts(parts, Body::from(half))
 }
 
 /// Adds Okta's headers, records the exchange and (for a slow-body fault) re-streams the body.
