@@ -13,7 +13,7 @@ use crate::state::OrgState;
 /// Options of `ouguard sim`.
 #[derive(Debug, Clone)]
 pub struct SimServeOptions {
-    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    /// Address to listen on, e.g. `127.0.0.1:8089`.
     pub listen: SocketAddr,
     /// An `OrgState` JSON file (e.g. from `ouguard export`); `None`: the demo org.
     pub seed: Option<PathBuf>,
@@ -30,7 +30,7 @@ pub struct SimServeOptions {
 impl Default for SimServeOptions {
     fn default() -> SimServeOptions {
         SimServeOptions {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8089)),
             seed: None,
             latency_ms: 0,
             latency_jitter_ms: 0,
