@@ -1192,7 +1192,7 @@ async fn sim_serves_a_generated_large_org() {
         groups: 1000,
         ..Default::default()
     };
-    let seed = ouguard::sim::large_org(&params);
+    let seed = ouguard::sim::large_org(params);
     let biggest = seed.directories[0].assignments.len();
     assert_eq!(biggest, 400);
     let sim = start(SimConfig {
