@@ -121,7 +121,8 @@ fn org_with_groups(n: usize) -> OrgState {
     OrgState {
         user_types: seed::demo_user_types(),
         directories: vec![dir],
-        ..OrgState::default()
+        format_version: ouguard::state::SNAPSHOT_FORMAT_VERSION.to_string(),
+        org_url: None,
     }
 }
 
