@@ -50,7 +50,7 @@ pub use generator::{large_org, GeneratorParams};
 pub use provisioning::{AssignmentCheck, ProvisioningOutcome, ProvisioningReport};
 pub use ratelimit::EndpointFamily;
 pub use request_log::RecordedRequest;
-pub use serve::{serve, SimServeOptions};
+pub use serve::{load_seed, serve, SimServeOptions};
 pub use store::SeedError;
 
 use crate::state::OrgState;
@@ -134,7 +134,7 @@ impl SimControl {
         &self.shared.token
     }
 
-    /// Every Okta API request so far (not `/sim/` ones), oldest first.
+    /// The Okta API requests so far (not `/sim/` ones), oldest first; the last 10,000.
     #[must_use]
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()

@@ -1206,3 +1206,74 @@ async fn sim_serves_a_generated_large_org() {
     let sizes = page_sizes(&sim, &format!("/api/v1/apps/{app}/groups?limit=200")).await;
     assert_eq!(sizes, vec![200, 200]);
 }
+
+#[tokio::test]
+async fn sim_provisioning_check_treats_distinguished_name_keys_like_dn() {
+    let mut org = seed::demo();
+    let corp = org.directory_mut(CORP).unwrap();
+    // A null expression is no mapping; `DistinguishedName` (any case) is.
+    corp.mappings[0].properties.insert(
+        "dn".into(),
+        ouguard::state::MappingProperty {
+            expression: None,
+            push_status: None,
+        },
+    );
+    let sim = start(SimConfig {
+        seed: org.clone(),
+        ..SimConfig::default()
+    })
+    .await;
+    assert_eq!(
+        sim.provisioning_check()
+            .find(CORP, "Staff")
+            .unwrap()
+            .outcome,
+        ProvisioningOutcome::Succeeds
+    );
+    org.directory_mut(CORP).unwrap().mappings[1]
+        .properties
+        .insert(
+            "DistinguishedName".into(),
+            ouguard::state::MappingProperty {
+                expression: Some("user.dn".into()),
+                push_status: Some("PUSH".into()),
+            },
+        );
+    sim.set_state(&org).unwrap();
+    let staff = sim.provisioning_check();
+    let staff = staff.find(CORP, "Staff").unwrap();
+    assert_eq!(staff.outcome, ProvisioningOutcome::Fails);
+    assert!(
+        staff.reasons[0].contains("DistinguishedName"),
+        "{:?}",
+        staff.reasons
+    );
+}
+
+#[tokio::test]
+async fn sim_patch_removes_profile_keys() {
+    let sim = demo().await;
+    let path = format!(
+        "/api/v1/apps/{}/groups/{}",
+        app_id(CORP),
+        group_id(CORP, "Staff")
+    );
+    let resp = send(
+        &sim,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!([{"op": "remove", "path": "/profile/organizationalUnit"}])),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["profile"].get("organizationalUnit").is_none());
+    assert_eq!(
+        sim.provisioning_check()
+            .find(CORP, "Staff")
+            .unwrap()
+            .outcome,
+        ProvisioningOutcome::NoTargetOu
+    );
+}
