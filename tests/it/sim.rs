@@ -1277,3 +1277,9 @@ async fn sim_patch_removes_profile_keys() {
         ProvisioningOutcome::NoTargetOu
     );
 }
+
+#[tokio::test]
+async fn sim_answers_undecodable_paths_with_okta_errors() {
+    let sim = demo().await;
+    assert_okta_error(get(&sim, "/api/v1/apps/%FF%FE").await, 404, "E0000007").await;
+}
