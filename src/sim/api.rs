@@ -56,6 +56,28 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
+/// `axum::extract::Path` whose rejection (e.g. a percent-encoded segment that is not UTF-8)
+/// is Okta's 404 instead of axum's plain-text 400.
+struct OktaPath<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for OktaPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(OktaPath(value)),
+            Err(_) => Err(ApiError::not_found(parts.uri.path(), "Resource")),
+        }
+    }
+}
+
 fn require(ctx: &RequestContext, scope: Scope) -> Result<(), ApiError> {
     if ctx.principal.grants(scope) {
         Ok(())
@@ -288,7 +310,7 @@ fn wire_status(status: crate::state::AppStatus) -> &'static str {
 async fn get_app(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path(app_id): Path<String>,
+    OktaPath(app_id): OktaPath<String>,
 ) -> ApiResult {
     require(&ctx, Scope::AppsRead)?;
     let store = lock(&shared.store);
@@ -320,7 +342,7 @@ fn assignment_json(
 async fn list_app_groups(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path(app_id): Path<String>,
+    OktaPath(app_id): OktaPath<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     require(&ctx, Scope::AppsRead)?;
@@ -357,7 +379,7 @@ async fn list_app_groups(
 async fn get_app_group(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path((app_id, group_id)): Path<(String, String)>,
+    OktaPath((app_id, group_id)): OktaPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     require(&ctx, Scope::AppsRead)?;
@@ -513,7 +535,7 @@ fn uuid_like(request_id: &str, n: usize) -> String {
 async fn put_app_group(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path((app_id, group_id)): Path<(String, String)>,
+    OktaPath((app_id, group_id)): OktaPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     require(&ctx, Scope::AppsManage)?;
@@ -636,7 +658,7 @@ fn apply_patch_op(a: &mut StoredAssignment, op: &Value, causes: &mut Vec<String>
 async fn patch_app_group(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path((app_id, group_id)): Path<(String, String)>,
+    OktaPath((app_id, group_id)): OktaPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
     require(&ctx, Scope::AppsManage)?;
@@ -735,7 +757,7 @@ async fn list_mappings(
 async fn get_mapping(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path(mapping_id): Path<String>,
+    OktaPath(mapping_id): OktaPath<String>,
 ) -> ApiResult {
     require(&ctx, Scope::ProfileMappingsRead)?;
     let store = lock(&shared.store);
@@ -807,7 +829,7 @@ fn mapping_changes(body: Option<Value>) -> Result<BTreeMap<String, PropertyChang
 async fn update_mapping(
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<RequestContext>,
-    Path(mapping_id): Path<String>,
+    OktaPath(mapping_id): OktaPath<String>,
     body: Bytes,
 ) -> ApiResult {
     require(&ctx, Scope::ProfileMappingsManage)?;

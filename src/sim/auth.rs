@@ -87,11 +87,17 @@ impl Authenticator {
             .ok_or(AuthFailure::Missing)?
             .to_str()
             .map_err(|_| AuthFailure::Invalid)?;
-        let (scheme, credential) = value.split_once(' ').ok_or(AuthFailure::Invalid)?;
-        if scheme.eq_ignore_ascii_case("SSWS")
-            && constant_time_eq(credential.trim().as_bytes(), self.api_token.as_bytes())
-        {
-            return Ok(Principal::ApiToken);
+        // Okta's own Python SDK (3.4.x) sends `SSWS<token>` without the space, so the
+        // separator is optional here [inferred: real orgs must accept it].
+        let scheme_len = "SSWS".len();
+        let is_ssws = value
+            .get(..scheme_len)
+            .is_some_and(|s| s.eq_ignore_ascii_case("SSWS"));
+        if is_ssws {
+            let credential = value[scheme_len..].trim();
+            if constant_time_eq(credential.as_bytes(), self.api_token.as_bytes()) {
+                return Ok(Principal::ApiToken);
+            }
         }
         Err(AuthFailure::Invalid)
     }

@@ -68,7 +68,8 @@ fn sizes(total: usize, directories: usize, skew: f64) -> Vec<usize> {
 /// the rest are unimported OUs, other-case spellings (fine), other domains, bad DNs and
 /// missing OUs. Every fifth directory maps `dn`; every seventh is INACTIVE.
 #[must_use]
-pub fn large_org(params: &GeneratorParams) -> OrgState {
+pub fn large_org(params: GeneratorParams) -> OrgState {
+    let params = &params;
     let mut rng = StdRng::seed_from_u64(params.seed);
     let directories = params.directories.max(1);
     let user_types: Vec<UserType> = (0..params.user_types.max(1))
@@ -168,8 +169,8 @@ mod tests {
             groups: 300,
             ..GeneratorParams::default()
         };
-        let a = large_org(&p);
-        assert_eq!(a, large_org(&p));
+        let a = large_org(p.clone());
+        assert_eq!(a, large_org(p.clone()));
         assert_eq!(
             a.directories
                 .iter()
@@ -177,7 +178,7 @@ mod tests {
                 .sum::<usize>(),
             300
         );
-        let other = large_org(&GeneratorParams { seed: 2, ..p });
+        let other = large_org(GeneratorParams { seed: 2, ..p });
         assert_ne!(a, other);
         // Group ids are unique across the org.
         let mut ids: Vec<_> = a

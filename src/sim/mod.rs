@@ -3,6 +3,13 @@
 //! `/sim/` admin surface. It is a separate room: it shares no wire types with ouguard's Okta
 //! client, and nothing outside tests, `ouguard sim` and `ouguard demo` may depend on it.
 //!
+//! Codemap: `server` (hyper accept loop; request ids, request log, concurrency limit,
+//! faults, auth, rate-limit headers around every Okta request), `api` (Okta routes),
+//! `wire` (the simulator's own Okta JSON types), `errors` (Okta error bodies), `store`
+//! (state, seeded from an `OrgState`), `auth` (`Principal`/`Scope`), `ratelimit`, `faults`,
+//! `request_log`, `admin` (`/sim/` routes), `provisioning` (ground truth for "Target OU is
+//! not an import OU"), `seed` (demo org), `generator` (large orgs), `serve` (`ouguard sim`).
+//!
 //! ```no_run
 //! # async fn f() -> anyhow::Result<()> {
 //! use ouguard::sim::{SimConfig, SimOrg};
@@ -127,7 +134,7 @@ impl SimControl {
         &self.shared.token
     }
 
-    /// Every Okta API request so far (not `/sim/` ones), oldest first.
+    /// The Okta API requests so far (not `/sim/` ones), oldest first; the last 10,000.
     #[must_use]
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()

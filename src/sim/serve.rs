@@ -88,3 +88,40 @@ pub async fn serve(opts: SimServeOptions) -> anyhow::Result<()> {
     sim.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_load_from_files_with_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("seed.json");
+        std::fs::write(&good, serde_json::to_string(&seed::demo()).unwrap()).unwrap();
+        assert_eq!(load_seed(&good).unwrap(), seed::demo());
+
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"directories\": 1}").unwrap();
+        let err = format!("{:#}", load_seed(&bad).unwrap_err());
+        assert!(
+            err.contains("bad.json") && err.contains("OrgState"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            load_seed(&dir.path().join("missing.json")).unwrap_err()
+        );
+        assert!(err.contains("failed to read seed"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn serve_refuses_remote_addresses() {
+        let err = serve(SimServeOptions {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            ..SimServeOptions::default()
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("non-loopback"), "{err}");
+    }
+}

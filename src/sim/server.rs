@@ -33,6 +33,19 @@ use super::store::Store;
 /// Largest request body the simulator reads.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Requests kept in the request log; older ones are forgotten so a long-running
+/// `ouguard sim` does not grow without bound.
+pub(crate) const REQUEST_LOG_CAPACITY: usize = 10_000;
+
+fn record_request(shared: &Shared, record: RecordedRequest) {
+    let mut log = lock(&shared.requests);
+    if log.len() >= REQUEST_LOG_CAPACITY {
+        let excess = log.len() + 1 - REQUEST_LOG_CAPACITY;
+        log.drain(..excess);
+    }
+    log.push(record);
+}
+
 /// State shared by every connection of one simulated org.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -192,7 +205,7 @@ async fn handle(
     match effects.disruption {
         Some(Disruption::ConnectionReset) => {
             record.dropped = true;
-            lock(&shared.requests).push(record);
+            record_request(&shared, record);
             drop_now.notify_one();
             return std::future::pending().await;
         }
@@ -266,7 +279,7 @@ async fn handle(
         record.status = Some(parts.status.as_u16());
         record.response_body = Some(String::from_utf8_lossy(&bytes).into_owned());
         record.dropped = true;
-        lock(&shared.requests).push(record);
+        record_request(&shared, record);
         drop_now.notify_one();
         return std::future::pending().await;
     }
@@ -324,7 +337,7 @@ async fn finish(
     if !bytes.is_empty() {
         record.response_body = Some(String::from_utf8_lossy(&bytes).into_owned());
     }
-    lock(&shared.requests).push(record);
+    record_request(shared, record);
 
     let body = match slow {
         Some((chunk_bytes, delay)) if !bytes.is_empty() => {

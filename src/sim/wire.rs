@@ -130,7 +130,8 @@ pub struct DirectoryAppSettings {
     pub password: Option<String>,
     /// A single OU string, often null; not the import-OU list.
     pub search_org_unit: Option<String>,
-    pub scan_rate: Option<String>,
+    /// An integer or null (Okta's Python SDK models it as an int).
+    pub scan_rate: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -182,7 +183,7 @@ impl Application {
                         login: None,
                         password: None,
                         search_org_unit: None,
-                        scan_rate: Some("ONE_HOUR".into()),
+                        scan_rate: None,
                     },
                 },
             ),
