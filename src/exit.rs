@@ -39,6 +39,8 @@ pub struct Hinted {
 }
 
 impl Hinted {
+    /// A hinted error, ready to return (`anyhow::Error`, not `Hinted`: callers `?` it).
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Hinted {
             message: message.into(),

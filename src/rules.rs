@@ -491,7 +491,8 @@ mod tests {
 
     #[test]
     fn dn_mapping_rules_table() {
-        let cases: &[(&[(&str, Option<&str>)], usize)] = &[
+        type Properties<'a> = &'a [(&'a str, Option<&'a str>)];
+        let cases: &[(Properties, usize)] = &[
             (&[("dn", Some("user.dn"))], 1),
             (&[("dn", None)], 0),
             (&[("distinguishedName", Some("x"))], 1),

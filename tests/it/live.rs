@@ -304,7 +304,7 @@ fn reading_the_demo_org_takes_the_minimum_number_of_requests() {
 
 #[test]
 fn pagination_across_many_pages_gives_the_right_plan() {
-    let state = large_org(&GeneratorParams {
+    let state = large_org(GeneratorParams {
         directories: 1,
         groups: 1_000,
         import_ous: 3,
