@@ -381,8 +381,9 @@ fn transient_faults_in_the_middle_of_a_read_still_give_the_right_plan() {
     let expected = clean_demo_plan();
     let cases = [
         (
-            "a 429 on the second page",
-            Fault::on_nth(2, FaultKind::RateLimited),
+            "a 429 on the second page of a directory's groups",
+            Fault::on_nth(2, FaultKind::RateLimited)
+                .matching(Some("GET"), Some(&corp_groups_path())),
         ),
         (
             "a burst of three 503s",
@@ -394,11 +395,6 @@ fn transient_faults_in_the_middle_of_a_read_still_give_the_right_plan() {
         ),
     ];
     for (what, fault) in cases {
-        let fault = if what.contains("429") {
-            fault.matching(Some("GET"), Some(&corp_groups_path()))
-        } else {
-            fault
-        };
         let live = demo_with_fault(fault);
         let started = Instant::now();
         let plan = live.plan_json(&[]);
@@ -424,6 +420,24 @@ fn transient_faults_in_the_middle_of_a_read_still_give_the_right_plan() {
             started.elapsed()
         );
     }
+}
+
+#[test]
+fn a_slow_body_is_read_to_the_end() {
+    let expected = clean_demo_plan();
+    let live = demo_with_fault(
+        Fault::always(FaultKind::SlowBody {
+            chunk_bytes: 8_192,
+            delay_ms: 20,
+        })
+        .matching(Some("GET"), Some(&corp_groups_path())),
+    );
+    let plan = live.plan_json(&[]);
+    assert_eq!(
+        comparable(plan, &["created_at", "checksum", "org_url"]),
+        expected
+    );
+    assert_eq!(live.sim.requests().len(), minimum_requests(&seed::demo()));
 }
 
 #[test]
