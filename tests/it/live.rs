@@ -509,6 +509,46 @@ fn mappings_unavailable_is_a_warning_not_an_error() {
     assert!(text(&output.stdout).contains("Plan: 1 to add, 1 to change, 0 to delete"));
 }
 
+#[test]
+fn connection_settings_come_from_okta_yaml_and_the_environment_wins() {
+    let live = Live::demo();
+    std::fs::create_dir_all(live.path().join(".okta")).expect("~/.okta");
+    live.write(
+        ".okta/okta.yaml",
+        &format!(
+            "okta:\n  client:\n    orgUrl: {}\n    token: {}\n",
+            live.sim.url(),
+            live.sim.token()
+        ),
+    );
+    // Only ~/.okta/okta.yaml (HOME is the working directory).
+    let output = ouguard(live.path())
+        .args(["plan", "--json"])
+        .timeout(RUN_TIMEOUT)
+        .output()
+        .expect("ouguard runs");
+    assert_success(&output);
+    // The environment wins over the file: a bad token there is used, and refused.
+    let output = ouguard(live.path())
+        .env("OKTA_CLIENT_TOKEN", "00bad")
+        .args(["plan"])
+        .timeout(RUN_TIMEOUT)
+        .output()
+        .expect("ouguard runs");
+    assert_one_error(&output, "failed to read the org", "Security > API > Tokens");
+    // A flag wins over both: `--org-url` to a closed port is where it fails.
+    let output = ouguard(live.path())
+        .args(["plan", "--org-url", "http://127.0.0.1:1"])
+        .timeout(RUN_TIMEOUT)
+        .output()
+        .expect("ouguard runs");
+    assert_one_error(
+        &output,
+        "failed to read the org `http://127.0.0.1:1`",
+        "check the org url",
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // -vv and secrets
 
