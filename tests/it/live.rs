@@ -955,7 +955,10 @@ fn example_plans_are_up_to_date() {
         if committed != json {
             if update {
                 std::fs::create_dir_all(plans_dir()).expect("plans/");
-                std::fs::write(&path, &json).expect("write the example plan");
+                // Atomically: the other example-plan test may be reading it.
+                let temp = path.with_extension("json.tmp");
+                std::fs::write(&temp, &json).expect("write the example plan");
+                std::fs::rename(&temp, &path).expect("move the example plan into place");
             } else {
                 drifted.push(name.to_string());
             }
