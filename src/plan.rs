@@ -279,55 +279,72 @@ pub enum PlanFileError {
     ChecksumMismatch { stated: String, actual: String },
 }
 
-/// `sha256:<hex>` over the canonical form of a plan document without its `checksum` key:
-/// keys sorted at every level, no insignificant white space.
+/// `sha256:<hex>` over the canonical form of a plan document without its top-level
+/// `checksum` key: keys sorted at every level, no insignificant white space. Streams into
+/// the hash: nothing is cloned or buffered.
 #[must_use]
 pub fn checksum_of_document(document: &Value) -> String {
-    let mut canonical = String::new();
-    match document {
-        Value::Object(object) => {
-            let mut without = object.clone();
-            without.remove("checksum");
-            write_canonical(&Value::Object(without), &mut canonical);
-        }
-        other => write_canonical(other, &mut canonical),
-    }
-    let digest = Sha256::digest(canonical.as_bytes());
-    let mut hex = String::with_capacity(64);
+    let mut hasher = HashWriter(Sha256::new());
+    write_canonical(document, &mut hasher, Some("checksum"));
+    let digest = hasher.0.finalize();
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
     for byte in digest {
         use fmt::Write as _;
         let _ = write!(hex, "{byte:02x}");
     }
-    format!("sha256:{hex}")
+    hex
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Feeds written bytes to the hash.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `value` canonically, leaving out the key `skip` of this object (not of nested
+/// ones). Writing into a hash cannot fail, so write results are ignored.
+fn write_canonical(value: &Value, out: &mut HashWriter, skip: Option<&str>) {
+    use std::io::Write as _;
     match value {
         Value::Object(object) => {
-            let mut keys: Vec<&String> = object.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = object
+                .iter()
+                .filter(|(key, _)| Some(key.as_str()) != skip)
+                .collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let _ = out.write_all(b"{");
+            for (index, (key, item)) in entries.into_iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    let _ = out.write_all(b",");
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&object[key], out);
+                let _ = serde_json::to_writer(&mut *out, key);
+                let _ = out.write_all(b":");
+                write_canonical(item, out, None);
             }
-            out.push('}');
+            let _ = out.write_all(b"}");
         }
         Value::Array(items) => {
-            out.push('[');
+            let _ = out.write_all(b"[");
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    let _ = out.write_all(b",");
                 }
-                write_canonical(item, out);
+                write_canonical(item, out, None);
             }
-            out.push(']');
+            let _ = out.write_all(b"]");
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
