@@ -316,8 +316,32 @@ fn ava_key(ava: &Ava) -> String {
     let mut key = String::with_capacity(ava.attr_type.len() + 1 + ava.value.len());
     key.extend(ava.attr_type.chars().map(|c| c.to_ascii_lowercase()));
     key.push('=');
-    push_escaped(&mut key, normalized_value_chars(&ava.value));
+    if is_plain_value(&ava.value) {
+        // The usual case: lowercasing is all normalizing and escaping would do.
+        key.extend(
+            ava.value
+                .bytes()
+                .map(|b| char::from(b.to_ascii_lowercase())),
+        );
+    } else {
+        push_escaped(&mut key, normalized_value_chars(&ava.value));
+    }
     key
+}
+
+/// `true` for a value of ASCII letters, digits, `-`, `_`, `.` and single inner spaces: its
+/// normalized, escaped form is just its ASCII lowercase.
+fn is_plain_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(b' ') | None, _) | (_, Some(b' ')) => false,
+        _ => {
+            bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b' '))
+                && !value.contains("  ")
+        }
+    }
 }
 
 impl Rdn {
@@ -655,6 +679,52 @@ fn is_valid_attr_type(attr_type: &str) -> bool {
                 && (number.len() == 1 || !number.starts_with('0'))
         }),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    #[test]
+    fn plain_values_normalize_like_the_general_path() {
+        for value in [
+            "Staff",
+            "Team 001",
+            "a-b_c.d",
+            "UPPER lower",
+            "x",
+            "A1 B2 C3",
+            "Zürich",
+            " lead",
+            "trail ",
+            "two  spaces",
+            "#hash",
+            "a,b",
+            "tab\tx",
+            "",
+        ] {
+            let mut slow = String::new();
+            push_escaped(&mut slow, normalized_value_chars(value));
+            if is_plain_value(value) {
+                assert_eq!(value.to_ascii_lowercase(), slow, "{value:?}");
+            }
+        }
+        assert!(is_plain_value("Team 001"));
+        assert!(!is_plain_value("two  spaces"));
+        assert!(!is_plain_value(" lead"));
+        assert!(!is_plain_value("Zürich"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_never_disagrees(value in "[ a-zA-Z0-9._#,+-]{0,12}") {
+            let mut slow = String::new();
+            push_escaped(&mut slow, normalized_value_chars(&value));
+            if is_plain_value(&value) {
+                proptest::prop_assert_eq!(value.to_ascii_lowercase(), slow);
+            }
+        }
     }
 }
 

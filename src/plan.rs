@@ -15,6 +15,7 @@ pub const FORMAT_VERSION: &str = "1";
 
 /// A complete plan: what was found, what will change, and a checksum over all of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub format_version: String,
     pub ouguard_version: String,
@@ -34,6 +35,7 @@ pub struct Plan {
 
 /// A warning printed before the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Warning {
     pub id: String,
     pub message: String,
@@ -101,6 +103,7 @@ pub enum Execution {
 
 /// One change of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceChange {
     pub address: String,
     pub kind: ChangeKind,
@@ -129,6 +132,7 @@ impl ResourceChange {
 
 /// Counts for the summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
@@ -193,14 +197,34 @@ impl Plan {
         !self.resource_changes.is_empty()
     }
 
-    /// The checksum the plan's current content deserves.
+    /// The checksum the plan's current content deserves: `sha256:<hex>` over the compact
+    /// JSON of every field but `checksum`, in the document's field order. Streams into the
+    /// hash; nothing is copied.
     #[must_use]
     pub fn compute_checksum(&self) -> String {
-        match serde_json::to_value(self) {
-            Ok(value) => checksum_of_document(&value),
-            // Serializing plain data with string keys cannot fail; never panic on it anyway.
-            Err(error) => format!("sha256:unserializable:{error}"),
+        let body = PlanBody {
+            format_version: &self.format_version,
+            ouguard_version: &self.ouguard_version,
+            org_url: self.org_url.as_deref(),
+            created_at: &self.created_at,
+            findings: &self.findings,
+            warnings: &self.warnings,
+            resource_changes: &self.resource_changes,
+            summary: &self.summary,
+        };
+        let mut hasher = HashWriter(Sha256::new());
+        if let Err(error) = serde_json::to_writer(&mut hasher, &body) {
+            // Plain data with string keys always serializes; never panic on it anyway.
+            return format!("sha256:unserializable:{error}");
         }
+        let digest = hasher.0.finalize();
+        let mut hex = String::with_capacity(71);
+        hex.push_str("sha256:");
+        for byte in digest {
+            use fmt::Write as _;
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
     }
 
     /// The plan as pretty JSON, ending with a newline.
@@ -237,16 +261,18 @@ impl Plan {
             }
             None => return Err(PlanFileError::NotAPlan("it has no `format_version`".into())),
         }
-        let stated = match object.get("checksum") {
-            Some(Value::String(checksum)) => checksum.clone(),
-            _ => return Err(PlanFileError::NotAPlan("it has no `checksum`".into())),
-        };
-        let actual = checksum_of_document(&value);
-        if stated != actual {
-            return Err(PlanFileError::ChecksumMismatch { stated, actual });
+        if !matches!(object.get("checksum"), Some(Value::String(_))) {
+            return Err(PlanFileError::NotAPlan("it has no `checksum`".into()));
         }
         let plan: Plan = serde_json::from_value(value)
             .map_err(|error| PlanFileError::NotAPlan(error.to_string()))?;
+        let actual = plan.compute_checksum();
+        if plan.checksum != actual {
+            return Err(PlanFileError::ChecksumMismatch {
+                stated: plan.checksum,
+                actual,
+            });
+        }
         if plan.summary != Summary::of(&plan.resource_changes) {
             return Err(PlanFileError::NotAPlan(
                 "its `summary` does not count its `resource_changes`".into(),
@@ -279,21 +305,17 @@ pub enum PlanFileError {
     ChecksumMismatch { stated: String, actual: String },
 }
 
-/// `sha256:<hex>` over the canonical form of a plan document without its top-level
-/// `checksum` key: keys sorted at every level, no insignificant white space. Streams into
-/// the hash: nothing is cloned or buffered.
-#[must_use]
-pub fn checksum_of_document(document: &Value) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    write_canonical(document, &mut hasher, Some("checksum"));
-    let digest = hasher.0.finalize();
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for byte in digest {
-        use fmt::Write as _;
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+/// Every field of a plan but its checksum, borrowed: what the checksum covers.
+#[derive(Serialize)]
+struct PlanBody<'a> {
+    format_version: &'a str,
+    ouguard_version: &'a str,
+    org_url: Option<&'a str>,
+    created_at: &'a str,
+    findings: &'a [Finding],
+    warnings: &'a [Warning],
+    resource_changes: &'a [ResourceChange],
+    summary: &'a Summary,
 }
 
 /// Feeds written bytes to the hash.
@@ -307,44 +329,6 @@ impl std::io::Write for HashWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// Writes `value` canonically, leaving out the key `skip` of this object (not of nested
-/// ones). Writing into a hash cannot fail, so write results are ignored.
-fn write_canonical(value: &Value, out: &mut HashWriter, skip: Option<&str>) {
-    use std::io::Write as _;
-    match value {
-        Value::Object(object) => {
-            let mut entries: Vec<(&String, &Value)> = object
-                .iter()
-                .filter(|(key, _)| Some(key.as_str()) != skip)
-                .collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let _ = out.write_all(b"{");
-            for (index, (key, item)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    let _ = out.write_all(b",");
-                }
-                let _ = serde_json::to_writer(&mut *out, key);
-                let _ = out.write_all(b":");
-                write_canonical(item, out, None);
-            }
-            let _ = out.write_all(b"}");
-        }
-        Value::Array(items) => {
-            let _ = out.write_all(b"[");
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    let _ = out.write_all(b",");
-                }
-                write_canonical(item, out, None);
-            }
-            let _ = out.write_all(b"]");
-        }
-        scalar => {
-            let _ = serde_json::to_writer(&mut *out, scalar);
-        }
     }
 }
 
@@ -371,11 +355,17 @@ mod tests {
     }
 
     #[test]
-    fn checksum_ignores_key_order_and_whitespace() {
+    fn checksum_ignores_whitespace_and_refuses_unknown_fields() {
         let plan = sample();
-        let value = serde_json::to_value(&plan).unwrap();
-        let compact = serde_json::to_string(&value).unwrap();
+        let compact = serde_json::to_string(&plan).unwrap();
         assert!(Plan::from_json(&compact).is_ok());
+        let mut value = serde_json::to_value(&plan).unwrap();
+        value["surprise"] = true.into();
+        let text = serde_json::to_string(&value).unwrap();
+        assert!(matches!(
+            Plan::from_json(&text),
+            Err(PlanFileError::NotAPlan(_))
+        ));
     }
 
     #[test]
@@ -412,10 +402,10 @@ mod tests {
 
     #[test]
     fn refuses_a_resealed_plan_whose_summary_lies() {
-        let mut value = serde_json::to_value(sample()).unwrap();
-        value["summary"]["add"] = 3.into();
-        value["checksum"] = checksum_of_document(&value).into();
-        let text = serde_json::to_string(&value).unwrap();
+        let mut lying = sample();
+        lying.summary.add = 3;
+        lying.checksum = lying.compute_checksum();
+        let text = lying.to_json();
         assert!(matches!(
             Plan::from_json(&text),
             Err(PlanFileError::NotAPlan(_))

@@ -64,6 +64,7 @@ impl fmt::Display for Rule {
 
 /// A directory as named in findings and plans.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DirectoryRef {
     pub app_id: String,
     pub domain: String,
@@ -81,6 +82,7 @@ impl DirectoryRef {
 
 /// A group as named in findings and plans.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupRef {
     pub id: String,
     pub name: String,
@@ -88,6 +90,7 @@ pub struct GroupRef {
 
 /// A mapping property as named in R2 findings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MappingRef {
     pub id: String,
     pub user_type: String,
@@ -97,6 +100,7 @@ pub struct MappingRef {
 
 /// One violation (or related problem) found in the org.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Stable id: `R1:<domain>:<group id>`, `R2:<domain>:<mapping id>:<key>`,
     /// `R1-invalid:…`, `R1-other-domain:…`, `R1-missing:…`.
