@@ -15,6 +15,10 @@ use ouguard::planner::{plan, NoChooser, PlanOptions, Strategy};
 use ouguard::sim::{large_org, GeneratorParams};
 use ouguard::state::OrgState;
 
+/// The same allocator as the `ouguard` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DIRECTORIES: usize = 20;
 const IMPORT_OUS_PER_DIRECTORY: usize = 250;
 

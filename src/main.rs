@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc: DN parsing and plan building allocate many small strings; the system allocator
+/// spent a quarter of planning time in malloc/free (see examples/bench_plan.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = ouguard::cli::Cli::parse();
     let code = match ouguard::commands::run(cli) {
