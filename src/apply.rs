@@ -416,7 +416,11 @@ async fn delete_mapping_property(
                         }),
                     };
                 }
-                if attempt == 1 || write_error.is_none() {
+                if let (1, Some(error)) = (attempt, &write_error) {
+                    // Both attempts failed and the key is still there: Okta's own error.
+                    return failed(error);
+                }
+                if write_error.is_none() {
                     return ChangeResult::Failed {
                         error_code: None,
                         error_summary: None,

@@ -12,26 +12,8 @@ use crate::exit::Outcome;
 use crate::okta::{ConnectionSettings, Credentials, Secret, SettingSource};
 use crate::prompt::{is_interactive, Approver, TerminalApprover};
 use crate::render::render_plan;
-use crate::sim::{seed, SimConfig, SimOrg};
-
-/// The config an admin of the demo org would have written: import OUs of the two active
-/// directories (the inactive `lab.example.com` is left undeclared), and one pinned
-/// destination so the plan shows a retarget next to the manual step.
-pub const DEMO_CONFIG: &str = r#"# ouguard.toml of the demo org
-[directory."corp.example.com"]
-import_ous = [
-  "OU=Staff,DC=corp,DC=example,DC=com",
-  "OU=Contractors,DC=corp,DC=example,DC=com",
-]
-
-[directory."emea.example.com"]
-import_ous = ["OU=Users,DC=emea,DC=example,DC=com"]
-
-[[retarget]]
-directory = "emea.example.com"
-group = "EMEA Marketing"
-to = "OU=Marketing,OU=Users,DC=emea,DC=example,DC=com"
-"#;
+use crate::sim::seed::{self, DEMO_CONFIG};
+use crate::sim::{SimConfig, SimOrg};
 
 pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
     let runtime = session::runtime()?;
