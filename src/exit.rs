@@ -30,6 +30,9 @@ impl Outcome {
 /// The exit code of an error.
 pub const ERROR_CODE: i32 = 1;
 
+/// The exit code after Ctrl-C at a terminal: the shell's own for SIGINT (128 + 2).
+pub const INTERRUPTED_CODE: i32 = 130;
+
 /// An error a person can act on, with the fix.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

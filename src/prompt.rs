@@ -7,6 +7,8 @@ use std::io::IsTerminal;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Input, Select};
 
+use crate::exit::INTERRUPTED_CODE;
+
 use crate::planner::{Candidate, Choice, Chooser};
 use crate::rules::Finding;
 
@@ -14,6 +16,45 @@ use crate::rules::Finding;
 #[must_use]
 pub fn is_interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Makes Ctrl-C at a terminal leave it usable: the selection hides the cursor and, killed
+/// by SIGINT, would never show it again. With this, SIGINT shows the cursor, says so and
+/// exits with 130, wherever the program is (a prompt, a read, a write), as it did before.
+/// Call it once, at a terminal, with the runtime that outlives the prompts.
+pub fn restore_terminal_on_interrupt(runtime: &tokio::runtime::Runtime) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Registered now (not on the task's first poll), so no prompt comes before it.
+        let _entered = runtime.enter();
+        if let Ok(mut interrupt) = signal(SignalKind::interrupt()) {
+            runtime.spawn(async move {
+                if interrupt.recv().await.is_some() {
+                    exit_interrupted();
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = runtime;
+}
+
+fn exit_interrupted() -> ! {
+    let _ = console::Term::stderr().show_cursor();
+    eprintln!("\nerror: interrupted");
+    std::process::exit(INTERRUPTED_CODE);
+}
+
+/// A failed prompt: Ctrl-C (console turns it into an `Interrupted` read) exits as SIGINT
+/// would, with the cursor shown; anything else is an error for the caller.
+fn prompt_failed(error: &dialoguer::Error) -> String {
+    let dialoguer::Error::IO(io) = error;
+    if io.kind() == std::io::ErrorKind::Interrupted {
+        exit_interrupted();
+    }
+    let _ = console::Term::stderr().show_cursor();
+    format!("the prompt failed: {error}")
 }
 
 /// Asks at the terminal how to fix each R1 finding.
@@ -50,7 +91,7 @@ impl Chooser for TerminalChooser {
             .items(&items)
             .default(0)
             .interact_opt()
-            .map_err(|e| format!("the prompt failed: {e}"))?;
+            .map_err(|e| prompt_failed(&e))?;
         match picked {
             None => Err("no choice was made".to_string()),
             Some(0) => Ok(Choice::AddOu),
@@ -75,7 +116,7 @@ impl Approver for TerminalApprover {
             .with_prompt(question)
             .allow_empty(true)
             .interact_text()
-            .map_err(|e| format!("the prompt failed: {e}"))?;
+            .map_err(|e| prompt_failed(&e))?;
         Ok(answer == "yes")
     }
 }

@@ -869,23 +869,28 @@ mod terminal {
     }
 
     #[test]
-    fn ctrl_c_at_a_prompt_writes_nothing() {
+    fn ctrl_c_at_a_prompt_writes_nothing_and_shows_the_cursor_again() {
         let org = Org::demo();
         let mut session = spawn(&org, &["apply", "--strategy", "add-ou"]);
         session.exp_string(APPROVAL).expect("asks");
         session.send_control('c').expect("ctrl-c");
-        let (_, code) = finish(session);
-        assert_ne!(code, 0);
+        let (rest, code) = finish(session);
+        assert_eq!(code, 130, "{rest:?}");
+        assert!(rest.contains("error: interrupted"), "{rest:?}");
         org.assert_no_write_since(0);
 
         let mut session = spawn(&org, &["apply"]);
         session
             .exp_string("which is not an import OU")
             .expect("asks how to fix Marketing");
+        session.exp_string(SKIP).expect("offers the choices");
         session.send_control('c').expect("ctrl-c");
-        let (_, code) = finish(session);
-        assert_ne!(code, 0);
+        let (rest, code) = finish(session);
+        assert_eq!(code, 130, "{rest:?}");
+        // The selection hid the cursor; the terminal gets it back.
+        assert!(rest.contains("\x1b[?25h"), "{rest:?}");
         org.assert_no_write_since(0);
         assert_eq!(org.sim.state(), seed::demo());
+        assert!(org.run_records().is_empty());
     }
 }
