@@ -42,6 +42,8 @@ pub struct Hinted {
 }
 
 impl Hinted {
+    /// The error, ready to return: callers write `return Err(Hinted::new(…))`.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Hinted {
             message: message.into(),

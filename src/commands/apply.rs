@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::{plan::make_plan, session, show::load_plan, Global};
 use crate::apply::{check_preconditions, execute, ChangeOutcome, ChangeResult, Fresh};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
@@ -18,6 +18,9 @@ use crate::render::{import_ou_console_path, render_plan};
 use crate::runrecord::{record_lines, write_record, Tally};
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    if args.file.is_some() {
+        refuse_planning_options(&args.planning)?;
+    }
     let config = global.config()?;
     let interactive = is_interactive();
     let settings = session::settings(global, &args.connection, &config)?;
@@ -111,11 +114,11 @@ pub(crate) fn apply_approved(
         ));
     }
 
-    if !global.quiet {
+    let api_changes = fresh.len();
+    if !global.quiet && api_changes > 0 {
         writeln!(
             stdout,
-            "\nApplying {} change(s)…",
-            plan.resource_changes.len()
+            "\nApplying {api_changes} change(s) through the Okta API…"
         )?;
     }
     let mut outcomes = session
@@ -147,6 +150,30 @@ pub(crate) fn apply_approved(
     } else {
         Outcome::Success
     })
+}
+
+/// `apply FILE` applies exactly the saved plan: planning options would be silently ignored,
+/// so they are refused instead.
+fn refuse_planning_options(planning: &PlanningArgs) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        ("--strategy", planning.strategy.is_some()),
+        ("--retarget", !planning.retarget.is_empty()),
+        ("--target", !planning.target.is_empty()),
+        ("--exclude", !planning.exclude.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, present)| present.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Hinted::new(
+        format!(
+            "`{}` cannot change a saved plan: `ouguard apply FILE` applies exactly the plan in FILE; nothing was written",
+            given.join("`, `")
+        ),
+        "make a new plan with these options (`ouguard plan --out FILE …`), review it, then apply it",
+    ))
 }
 
 /// Refuses a plan made for another org (or from a snapshot).
@@ -301,6 +328,14 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
         writeln!(
             out,
             "Run `ouguard plan` to see what is left, and `ouguard apply` again once the cause is fixed."
+        )?;
+    }
+    if tally.manual_pending > 0 {
+        writeln!(
+            out,
+            "Once the OUs are ticked in the console, declare them in `ouguard.toml` (or run \
+             `ouguard import-ous --from-csv FILE` with the console's export); `ouguard plan` then \
+             shows what is left."
         )?;
     }
     Ok(())

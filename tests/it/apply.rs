@@ -418,6 +418,17 @@ fn a_plan_for_another_org_or_a_tampered_plan_is_refused() {
     assert!(err.contains("checksum does not match"), "{err}");
     org.assert_no_write_since(mark);
     assert_eq!(org.sim.state(), seed::demo());
+
+    // Planning options cannot change a saved plan: refused, not silently ignored.
+    let mark = org.mark();
+    let out = org.run(&["apply", "plans/p.json", RETARGET_MARKETING]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: `--retarget` cannot change a saved plan"),
+        "{err}"
+    );
+    assert_eq!(org.sim.requests().len(), mark, "refused before any request");
 }
 
 /// The report line of the change at `address`.
