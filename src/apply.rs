@@ -29,6 +29,9 @@ pub enum ChangeResult {
         error_summary: Option<String>,
         request_id: Option<String>,
         message: String,
+        /// What the admin can do about it (e.g. the scope a 403 needs), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
     },
     /// Not attempted, and why.
     Skipped { reason: String },
@@ -258,12 +261,14 @@ fn failed(error: &OktaError) -> ChangeResult {
             error_summary: api.error_summary.clone(),
             request_id: api.request_id.clone(),
             message: error.to_string(),
+            hint: error.hint(),
         },
         other => ChangeResult::Failed {
             error_code: None,
             error_summary: None,
             request_id: other.request_id().map(str::to_string),
             message: other.to_string(),
+            hint: other.hint(),
         },
     }
 }
@@ -372,6 +377,7 @@ async fn retarget(
         error_summary: None,
         request_id: None,
         message: "the write did not take effect".to_string(),
+        hint: None,
     }
 }
 
@@ -428,6 +434,7 @@ async fn delete_mapping_property(
                         message: format!(
                             "okta accepted the update, but `{key}` is still mapped on a re-read"
                         ),
+                        hint: None,
                     };
                 }
             }
@@ -439,5 +446,44 @@ async fn delete_mapping_property(
         error_summary: None,
         request_id: None,
         message: "the write did not take effect".to_string(),
+        hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::okta::ApiError;
+
+    #[test]
+    fn a_forbidden_write_names_the_scope_it_needs() {
+        let error = OktaError::Api(Box::new(ApiError {
+            status: 403,
+            error_code: Some("E0000006".into()),
+            error_summary: Some(
+                "You do not have permission to perform the requested action".into(),
+            ),
+            error_id: None,
+            error_causes: Vec::new(),
+            request_id: Some("req-403".into()),
+            method: "PUT".into(),
+            url: "https://acme.okta.com/api/v1/apps/0oa1/groups/00g1".into(),
+        }));
+        assert!(
+            !outcome_unknown(&error),
+            "a 403 is a clear no: never resent"
+        );
+        let ChangeResult::Failed {
+            error_code,
+            request_id,
+            hint,
+            ..
+        } = failed(&error)
+        else {
+            panic!("a failure");
+        };
+        assert_eq!(error_code.as_deref(), Some("E0000006"));
+        assert_eq!(request_id.as_deref(), Some("req-403"));
+        assert!(hint.unwrap_or_default().contains("okta.apps.manage"));
     }
 }

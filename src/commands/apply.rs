@@ -300,6 +300,7 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
                 error_summary,
                 request_id,
                 message,
+                ..
             } => match (error_code, error_summary) {
                 (Some(code), Some(summary)) => format!(
                     ": `{code}` {summary} (request id `{}`)",
@@ -317,6 +318,12 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
             outcome.address,
             outcome.result.label()
         )?;
+        if let ChangeResult::Failed {
+            hint: Some(hint), ..
+        } = &outcome.result
+        {
+            writeln!(out, "      hint: {hint}")?;
+        }
     }
     let tally = Tally::of(outcomes);
     writeln!(
@@ -339,4 +346,42 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_shows_a_failure_with_its_code_request_id_and_hint() {
+        let outcome = ChangeOutcome {
+            index: 0,
+            address: "directory[\"corp.example.com\"].group[\"Marketing\"].target_ou".into(),
+            kind: ChangeKind::GroupTargetOu,
+            result: ChangeResult::Failed {
+                error_code: Some("E0000006".into()),
+                error_summary: Some("You do not have permission".into()),
+                request_id: Some("req-403".into()),
+                message: "okta returned 403".into(),
+                hint: Some("this needs the `okta.apps.manage` scope".into()),
+            },
+            request_ids: vec!["req-read".into(), "req-403".into()],
+            observed_before: None,
+            elapsed_ms: 1,
+        };
+        let mut out = Vec::new();
+        report(&[outcome], &mut out).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains(
+                "target_ou: failed: `E0000006` You do not have permission (request id `req-403`)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      hint: this needs the `okta.apps.manage` scope"),
+            "{text}"
+        );
+        assert!(text.contains("1 failed"), "{text}");
+    }
 }
