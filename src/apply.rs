@@ -133,6 +133,71 @@ pub async fn check_preconditions(
     Ok(fresh)
 }
 
+/// A manual step writes nothing through the API, but it rests on what the plan read: the
+/// groups whose findings an import-OU step fixes must still target the OUs the plan saw, or
+/// the step (which imports every user of that OU) may no longer be wanted. Returns what
+/// changed, one line per group, in plan order; empty when every manual step still holds.
+pub async fn stale_manual_steps(
+    client: &OktaClient,
+    plan: &Plan,
+) -> Result<Vec<String>, OktaError> {
+    let mut reads = JoinSet::new();
+    let manual = plan
+        .resource_changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.execution == Execution::Manual);
+    for (index, change) in manual {
+        for finding_id in change.fixed_findings() {
+            let Some(finding) = plan.findings.iter().find(|f| f.id == finding_id) else {
+                continue;
+            };
+            let (Some(group), Some(planned_ou)) = (finding.group.clone(), finding.ou.clone())
+            else {
+                continue;
+            };
+            let client = client.clone();
+            let address = change.address.clone();
+            let directory = finding.directory.clone();
+            reads.spawn(async move {
+                let stale = match client
+                    .get_group_assignment(&directory.app_id, &group.id)
+                    .await
+                {
+                    Ok(fetched) => {
+                        let now = fetched
+                            .assignment
+                            .organizational_unit
+                            .unwrap_or_default();
+                        (!dn_equal(&now, &planned_ou)).then(|| {
+                            format!(
+                                "{address}: group `{}` now targets `{now}`, the plan expected `{planned_ou}`",
+                                group.name
+                            )
+                        })
+                    }
+                    Err(e) if e.is_not_found() => Some(format!(
+                        "{address}: group `{}` is no longer assigned to `{}`",
+                        group.name, directory.domain
+                    )),
+                    Err(e) => return Err(e),
+                };
+                Ok((index, stale))
+            });
+        }
+    }
+    let mut stale = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        let (index, result) = joined.map_err(|e| OktaError::Config {
+            message: format!("a read task failed: {e}"),
+            hint: None,
+        })??;
+        stale.extend(result.map(|reason| (index, reason)));
+    }
+    stale.sort();
+    Ok(stale.into_iter().map(|(_, reason)| reason).collect())
+}
+
 async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fresh, OktaError> {
     match change.kind {
         ChangeKind::GroupTargetOu => {

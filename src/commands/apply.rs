@@ -8,7 +8,9 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::{plan::make_plan, session, show::load_plan, Global};
-use crate::apply::{check_preconditions, execute, ChangeOutcome, ChangeResult, Fresh};
+use crate::apply::{
+    check_preconditions, execute, stale_manual_steps, ChangeOutcome, ChangeResult, Fresh,
+};
 use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
@@ -96,12 +98,17 @@ pub(crate) fn apply_approved(
         .runtime
         .block_on(check_preconditions(&session.client, plan))
         .context("failed to check the plan against the org; nothing was written")?;
+    let stale_manual = session
+        .runtime
+        .block_on(stale_manual_steps(&session.client, plan))
+        .context("failed to check the plan against the org; nothing was written")?;
     let stale: Vec<&String> = fresh
         .iter()
         .filter_map(|(_, f)| match f {
             Fresh::Stale(reason) => Some(reason),
             _ => None,
         })
+        .chain(&stale_manual)
         .collect();
     if !stale.is_empty() {
         let list: Vec<String> = stale.iter().map(|s| format!("  {s}")).collect();

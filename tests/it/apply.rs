@@ -380,6 +380,34 @@ fn a_stale_plan_is_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_manual_step_whose_group_moved_makes_the_plan_stale() {
+    let org = Org::demo();
+    let plan = org.save_plan("p", &[]);
+    // Another admin retargets corp's Marketing: adding its old OU is no longer wanted.
+    admin_request(
+        &org.sim,
+        reqwest::Method::PUT,
+        &assignment_path(CORP, "Marketing"),
+        &json!({"priority": 3, "profile": {"organizationalUnit": STAFF_OU}}),
+    );
+    let mark = org.mark();
+    let out = org.run(&["apply", "plans/p.json"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("error: the plan is stale"), "{err}");
+    assert!(
+        err.contains(&address_of(&plan, "import_ou", None)),
+        "names the manual step: {err}"
+    );
+    assert!(
+        err.contains(&format!("group `Marketing` now targets `{STAFF_OU}`")),
+        "{err}"
+    );
+    org.assert_no_write_since(mark);
+    assert!(org.run_records().is_empty());
+}
+
+#[test]
 fn a_plan_for_another_org_or_a_tampered_plan_is_refused() {
     let org = Org::demo();
     let other = SimOrg::start_blocking(SimConfig::default()).expect("second org");
