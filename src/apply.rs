@@ -413,7 +413,7 @@ async fn retarget(
                     Ok(reread) => {
                         request_ids.extend(reread.request_id.clone());
                         let now = reread.assignment.organizational_unit.unwrap_or_default();
-                        if now == after {
+                        if now == after || dn_equal(&now, after) {
                             return ChangeResult::Applied {
                                 note: Some(format!(
                                     "the response was lost ({error}); a re-read confirmed the write"

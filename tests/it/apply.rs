@@ -851,7 +851,14 @@ mod terminal {
             .expect("asks to confirm the manual step");
         assert!(org.sim.tick_import_ou(CORP, MARKETING_OU).expect("ticks"));
         session.send_line("yes").expect("types");
-        session.exp_string("Apply finished").expect("reports");
+        let shown = session.exp_string("Apply finished").expect("reports");
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with('+') && l.contains(MARKETING_OU)),
+            "the config diff is shown: {shown:?}"
+        );
+        assert!(shown.contains("manual step done"), "{shown:?}");
         let (_, code) = finish(session);
         assert_eq!(code, 0);
         assert_eq!(
