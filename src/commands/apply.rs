@@ -17,7 +17,7 @@ use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
 use crate::prompt::{is_interactive, Approver, TerminalApprover};
 use crate::render::{import_ou_console_path, render_plan};
-use crate::runrecord::{record_lines, write_record, Tally};
+use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if args.file.is_some() {
@@ -131,22 +131,38 @@ pub(crate) fn apply_approved(
     let mut outcomes = session
         .runtime
         .block_on(execute(&session.client, plan, fresh));
+    let record_path = new_record_path(std::path::Path::new("."), plan, &started_at)?;
+    let record = |outcomes: &[ChangeOutcome]| {
+        let lines = record_lines(plan, &org_url, &started_at, &super::now_rfc3339(), outcomes);
+        write_record_at(&record_path, &lines)
+    };
+    let has_manual_steps = plan
+        .resource_changes
+        .iter()
+        .any(|c| c.execution == Execution::Manual);
+    if confirm_manual && has_manual_steps {
+        // The API writes are done: record them before asking, so an interrupted or failed
+        // confirmation still leaves a record (with the manual steps pending).
+        let mut interim = outcomes.clone();
+        interim.extend(manual_steps_pending(plan));
+        interim.sort_by_key(|o| o.index);
+        record(&interim)?;
+    }
     let mut approver = TerminalApprover;
-    outcomes.extend(manual_steps(
-        global,
-        plan,
-        confirm_manual,
-        &mut approver,
-        &mut stdout,
-    )?);
+    let manual = manual_steps(global, plan, confirm_manual, &mut approver, &mut stdout)
+        .with_context(|| {
+            format!(
+                "the API changes were made and recorded in `{}`; the manual steps are still pending",
+                record_path.display()
+            )
+        })?;
+    outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
     report(&outcomes, &mut stdout)?;
-    let finished_at = super::now_rfc3339();
-    let lines = record_lines(plan, &org_url, &started_at, &finished_at, &outcomes);
-    let path = write_record(std::path::Path::new("."), plan, &lines, &started_at)?;
+    record(&outcomes)?;
     if !global.quiet {
-        writeln!(stdout, "Run record: `{}`", path.display())?;
+        writeln!(stdout, "Run record: `{}`", record_path.display())?;
     }
 
     let tally = Tally::of(&outcomes);
@@ -249,17 +265,35 @@ fn manual_steps(
                 result = ChangeResult::ManualConfirmed;
             }
         }
-        outcomes.push(ChangeOutcome {
-            index,
-            address: change.address.clone(),
-            kind: ChangeKind::ImportOu,
-            result,
-            request_ids: Vec::new(),
-            observed_before: None,
-            elapsed_ms: 0,
-        });
+        outcomes.push(manual_outcome(index, change, result));
     }
     Ok(outcomes)
+}
+
+/// Every manual step of the plan, as still pending.
+fn manual_steps_pending(plan: &Plan) -> Vec<ChangeOutcome> {
+    plan.resource_changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.execution == Execution::Manual)
+        .map(|(index, change)| manual_outcome(index, change, ChangeResult::ManualPending))
+        .collect()
+}
+
+fn manual_outcome(
+    index: usize,
+    change: &crate::plan::ResourceChange,
+    result: ChangeResult,
+) -> ChangeOutcome {
+    ChangeOutcome {
+        index,
+        address: change.address.clone(),
+        kind: ChangeKind::ImportOu,
+        result,
+        request_ids: Vec::new(),
+        observed_before: None,
+        elapsed_ms: 0,
+    }
 }
 
 /// Adds a confirmed import OU to the config file, showing the diff.

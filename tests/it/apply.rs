@@ -882,6 +882,47 @@ mod terminal {
     }
 
     #[test]
+    fn ctrl_c_at_a_manual_step_still_leaves_a_run_record_of_the_writes() {
+        let org = Org::demo();
+        let mut session = spawn(&org, &["apply", "--strategy", "add-ou"]);
+        session.exp_string(APPROVAL).expect("asks");
+        session.send_line("yes").expect("types");
+        session
+            .exp_string("once it is ticked")
+            .expect("asks to confirm the manual step");
+        session.send_control('c').expect("ctrl-c");
+        let (_, code) = finish(session);
+        assert_eq!(code, 130);
+        assert_eq!(
+            org.ou_of(EMEA, "EMEA Marketing").as_deref(),
+            Some(EMEA_DESTINATION)
+        );
+        assert_eq!(
+            std::fs::read_to_string(org.path().join("ouguard.toml")).expect("config"),
+            DEMO_CONFIG
+        );
+        let records = org.run_records();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let record = std::fs::read_to_string(&records[0]).expect("record");
+        let statuses: Vec<String> = record
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+            .filter(|l| l["type"] == "change")
+            .map(|l| {
+                l["result"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            ["manual_pending", "applied", "applied"],
+            "{record}"
+        );
+    }
+
+    #[test]
     fn choosing_a_retarget_destination_in_the_selection_applies_it() {
         let org = Org::demo();
         let mut session = spawn(&org, &["apply"]);
