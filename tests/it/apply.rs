@@ -190,7 +190,7 @@ fn count(requests: &[RecordedRequest], method: &str, path: &str) -> usize {
         .count()
 }
 
-/// Runs `args` as another admin would, straight against the simulated Okta API.
+/// One request as another admin would send it, straight to the simulated Okta API.
 fn admin_request(sim: &BlockingSimOrg, method: reqwest::Method, path: &str, body: &Value) {
     let url = format!("{}{path}", sim.url());
     let token = sim.token().to_string();
