@@ -867,16 +867,14 @@ mod terminal {
         );
         let config = std::fs::read_to_string(org.path().join("ouguard.toml")).expect("config");
         assert!(config.contains(MARKETING_OU), "{config}");
-        assert!(
-            org.sim.provisioning_check().failing().is_empty() || {
-                // Only the findings no tool can fix (bad DN, other domain) may still fail.
-                org.sim
-                    .provisioning_check()
-                    .failing()
-                    .iter()
-                    .all(|c| matches!(c.group_name.as_str(), "EMEA Sales" | "Finance"))
-            }
-        );
+        // Only the findings no tool can fix (a bad DN, another domain) still fail.
+        let check = org.sim.provisioning_check();
+        let failing: Vec<&str> = check
+            .failing()
+            .iter()
+            .map(|c| c.group_name.as_str())
+            .collect();
+        assert_eq!(failing, ["EMEA Sales", "Finance"]);
         let out = org.run(&["plan", "--detailed-exitcode"]);
         assert_code(&out, 0);
     }
