@@ -14,6 +14,8 @@ pub enum Outcome {
     ManualStepsPending,
     /// `apply` finished but at least one change failed: exit 1 (the report says which).
     ChangesFailed,
+    /// Ctrl-C during the writes: they were finished, reported and recorded; exit 130.
+    Interrupted,
 }
 
 impl Outcome {
@@ -23,6 +25,7 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::ChangesFailed => 1,
             Outcome::ChangesPresent | Outcome::ManualStepsPending => 2,
+            Outcome::Interrupted => INTERRUPTED_CODE,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `Approver`.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Input, Select};
@@ -18,9 +19,14 @@ pub fn is_interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
+/// Set while writes are in flight: Ctrl-C then waits for them (see [`defer_interrupts`]).
+static WRITES_IN_FLIGHT: AtomicBool = AtomicBool::new(false);
+/// Set when Ctrl-C came while writes were in flight.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// Makes Ctrl-C at a terminal leave it usable: the selection hides the cursor and, killed
 /// by SIGINT, would never show it again. With this, SIGINT shows the cursor, says so and
-/// exits with 130, wherever the program is (a prompt, a read, a write), as it did before.
+/// exits with 130 (at a prompt, during a read); during writes it lets them finish first.
 /// Call it once, at a terminal, with the runtime that outlives the prompts.
 pub fn restore_terminal_on_interrupt(runtime: &tokio::runtime::Runtime) {
     #[cfg(unix)]
@@ -30,14 +36,44 @@ pub fn restore_terminal_on_interrupt(runtime: &tokio::runtime::Runtime) {
         let _entered = runtime.enter();
         if let Ok(mut interrupt) = signal(SignalKind::interrupt()) {
             runtime.spawn(async move {
-                if interrupt.recv().await.is_some() {
-                    exit_interrupted();
+                while interrupt.recv().await.is_some() {
+                    if !WRITES_IN_FLIGHT.load(Ordering::SeqCst) {
+                        exit_interrupted();
+                    }
+                    INTERRUPTED.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "\ninterrupt received: finishing the writes in flight, then reporting and recording them"
+                    );
                 }
             });
         }
     }
     #[cfg(not(unix))]
     let _ = runtime;
+}
+
+/// While the guard lives, Ctrl-C does not end the program: writes already sent finish and
+/// can be reported and recorded. Ask the guard whether Ctrl-C came.
+pub fn defer_interrupts() -> InterruptsDeferred {
+    WRITES_IN_FLIGHT.store(true, Ordering::SeqCst);
+    InterruptsDeferred(())
+}
+
+/// See [`defer_interrupts`].
+pub struct InterruptsDeferred(());
+
+impl InterruptsDeferred {
+    /// `true` when Ctrl-C came while the guard lived.
+    #[must_use]
+    pub fn interrupted(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for InterruptsDeferred {
+    fn drop(&mut self) {
+        WRITES_IN_FLIGHT.store(false, Ordering::SeqCst);
+    }
 }
 
 fn exit_interrupted() -> ! {

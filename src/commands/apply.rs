@@ -15,7 +15,9 @@ use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
-use crate::prompt::{is_interactive, Approver, TerminalApprover};
+use crate::prompt::{
+    defer_interrupts, is_interactive, Approver, InterruptsDeferred, TerminalApprover,
+};
 use crate::render::{import_ou_console_path, render_plan};
 use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
 
@@ -128,9 +130,15 @@ pub(crate) fn apply_approved(
             "\nApplying {api_changes} change(s) through the Okta API…"
         )?;
     }
+    // Ctrl-C from here on lets the writes finish and be recorded (then exits 130).
+    let mut deferred = Some(defer_interrupts());
     let mut outcomes = session
         .runtime
         .block_on(execute(&session.client, plan, fresh));
+    let interrupted = deferred
+        .as_ref()
+        .is_some_and(InterruptsDeferred::interrupted);
+    let confirm_manual = confirm_manual && !interrupted;
     let record_path = new_record_path(std::path::Path::new("."), plan, &started_at)?;
     let record = |outcomes: &[ChangeOutcome]| {
         let lines = record_lines(plan, &org_url, &started_at, &super::now_rfc3339(), outcomes);
@@ -147,6 +155,8 @@ pub(crate) fn apply_approved(
         interim.extend(manual_steps_pending(plan));
         interim.sort_by_key(|o| o.index);
         record(&interim)?;
+        // Ctrl-C at a confirmation ends the program at once: the record is written.
+        deferred = None;
     }
     let mut approver = TerminalApprover;
     let manual = manual_steps(global, plan, confirm_manual, &mut approver, &mut stdout)
@@ -161,12 +171,15 @@ pub(crate) fn apply_approved(
 
     report(&outcomes, &mut stdout)?;
     record(&outcomes)?;
+    drop(deferred);
     if !global.quiet {
         writeln!(stdout, "Run record: `{}`", record_path.display())?;
     }
 
     let tally = Tally::of(&outcomes);
-    Ok(if tally.failed > 0 {
+    Ok(if interrupted {
+        Outcome::Interrupted
+    } else if tally.failed > 0 {
         Outcome::ChangesFailed
     } else if tally.manual_pending > 0 {
         Outcome::ManualStepsPending

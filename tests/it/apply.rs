@@ -921,6 +921,43 @@ mod terminal {
     }
 
     #[test]
+    fn ctrl_c_during_the_writes_lets_them_finish_and_records_them() {
+        let org = Org::demo();
+        // Slow writes, so that Ctrl-C comes while they are in flight.
+        org.sim.inject(
+            Fault::always(FaultKind::Latency {
+                fixed_ms: 1_500,
+                jitter_ms: 0,
+            })
+            .matching(Some("PUT"), None),
+        );
+        let mut session = spawn(&org, &["apply", "--strategy", "add-ou"]);
+        session.exp_string(APPROVAL).expect("asks");
+        session.send_line("yes").expect("types");
+        session.exp_string("through the Okta API").expect("writes");
+        std::thread::sleep(Duration::from_millis(300));
+        session.send_control('c').expect("ctrl-c");
+        session
+            .exp_string("interrupt received")
+            .expect("says it finishes the writes");
+        let (rest, code) = finish(session);
+        assert_eq!(code, 130, "{rest:?}");
+        assert!(rest.contains("Apply finished: 2 applied"), "{rest:?}");
+        assert_eq!(
+            org.ou_of(EMEA, "EMEA Marketing").as_deref(),
+            Some(EMEA_DESTINATION)
+        );
+        let records = org.run_records();
+        assert_eq!(records.len(), 1, "{records:?}");
+        let record = std::fs::read_to_string(&records[0]).expect("record");
+        assert!(record.contains("\"applied\""), "{record}");
+        assert!(
+            !rest.contains("once it is ticked"),
+            "no more questions: {rest:?}"
+        );
+    }
+
+    #[test]
     fn choosing_a_retarget_destination_in_the_selection_applies_it() {
         let org = Org::demo();
         let mut session = spawn(&org, &["apply"]);
