@@ -29,6 +29,9 @@ pub enum ChangeResult {
         error_summary: Option<String>,
         request_id: Option<String>,
         message: String,
+        /// What the admin can do about it (e.g. the scope a 403 needs), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
     },
     /// Not attempted, and why.
     Skipped { reason: String },
@@ -128,6 +131,71 @@ pub async fn check_preconditions(
     }
     fresh.sort_by_key(|(index, _)| *index);
     Ok(fresh)
+}
+
+/// A manual step writes nothing through the API, but it rests on what the plan read: the
+/// groups whose findings an import-OU step fixes must still target the OUs the plan saw, or
+/// the step (which imports every user of that OU) may no longer be wanted. Returns what
+/// changed, one line per group, in plan order; empty when every manual step still holds.
+pub async fn stale_manual_steps(
+    client: &OktaClient,
+    plan: &Plan,
+) -> Result<Vec<String>, OktaError> {
+    let mut reads = JoinSet::new();
+    let manual = plan
+        .resource_changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.execution == Execution::Manual);
+    for (index, change) in manual {
+        for finding_id in change.fixed_findings() {
+            let Some(finding) = plan.findings.iter().find(|f| f.id == finding_id) else {
+                continue;
+            };
+            let (Some(group), Some(planned_ou)) = (finding.group.clone(), finding.ou.clone())
+            else {
+                continue;
+            };
+            let client = client.clone();
+            let address = change.address.clone();
+            let directory = finding.directory.clone();
+            reads.spawn(async move {
+                let stale = match client
+                    .get_group_assignment(&directory.app_id, &group.id)
+                    .await
+                {
+                    Ok(fetched) => {
+                        let now = fetched
+                            .assignment
+                            .organizational_unit
+                            .unwrap_or_default();
+                        (!dn_equal(&now, &planned_ou)).then(|| {
+                            format!(
+                                "{address}: group `{}` now targets `{now}`, the plan expected `{planned_ou}`",
+                                group.name
+                            )
+                        })
+                    }
+                    Err(e) if e.is_not_found() => Some(format!(
+                        "{address}: group `{}` is no longer assigned to `{}`",
+                        group.name, directory.domain
+                    )),
+                    Err(e) => return Err(e),
+                };
+                Ok((index, stale))
+            });
+        }
+    }
+    let mut stale = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        let (index, result) = joined.map_err(|e| OktaError::Config {
+            message: format!("a read task failed: {e}"),
+            hint: None,
+        })??;
+        stale.extend(result.map(|reason| (index, reason)));
+    }
+    stale.sort();
+    Ok(stale.into_iter().map(|(_, reason)| reason).collect())
 }
 
 async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fresh, OktaError> {
@@ -258,12 +326,14 @@ fn failed(error: &OktaError) -> ChangeResult {
             error_summary: api.error_summary.clone(),
             request_id: api.request_id.clone(),
             message: error.to_string(),
+            hint: error.hint(),
         },
         other => ChangeResult::Failed {
             error_code: None,
             error_summary: None,
             request_id: other.request_id().map(str::to_string),
             message: other.to_string(),
+            hint: other.hint(),
         },
     }
 }
@@ -343,7 +413,7 @@ async fn retarget(
                     Ok(reread) => {
                         request_ids.extend(reread.request_id.clone());
                         let now = reread.assignment.organizational_unit.unwrap_or_default();
-                        if now == after {
+                        if now == after || dn_equal(&now, after) {
                             return ChangeResult::Applied {
                                 note: Some(format!(
                                     "the response was lost ({error}); a re-read confirmed the write"
@@ -372,6 +442,7 @@ async fn retarget(
         error_summary: None,
         request_id: None,
         message: "the write did not take effect".to_string(),
+        hint: None,
     }
 }
 
@@ -416,7 +487,11 @@ async fn delete_mapping_property(
                         }),
                     };
                 }
-                if attempt == 1 || write_error.is_none() {
+                if let (1, Some(error)) = (attempt, &write_error) {
+                    // Both attempts failed and the key is still there: Okta's own error.
+                    return failed(error);
+                }
+                if write_error.is_none() {
                     return ChangeResult::Failed {
                         error_code: None,
                         error_summary: None,
@@ -424,6 +499,7 @@ async fn delete_mapping_property(
                         message: format!(
                             "okta accepted the update, but `{key}` is still mapped on a re-read"
                         ),
+                        hint: None,
                     };
                 }
             }
@@ -435,5 +511,44 @@ async fn delete_mapping_property(
         error_summary: None,
         request_id: None,
         message: "the write did not take effect".to_string(),
+        hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::okta::ApiError;
+
+    #[test]
+    fn a_forbidden_write_names_the_scope_it_needs() {
+        let error = OktaError::Api(Box::new(ApiError {
+            status: 403,
+            error_code: Some("E0000006".into()),
+            error_summary: Some(
+                "You do not have permission to perform the requested action".into(),
+            ),
+            error_id: None,
+            error_causes: Vec::new(),
+            request_id: Some("req-403".into()),
+            method: "PUT".into(),
+            url: "https://acme.okta.com/api/v1/apps/0oa1/groups/00g1".into(),
+        }));
+        assert!(
+            !outcome_unknown(&error),
+            "a 403 is a clear no: never resent"
+        );
+        let ChangeResult::Failed {
+            error_code,
+            request_id,
+            hint,
+            ..
+        } = failed(&error)
+        else {
+            panic!("a failure");
+        };
+        assert_eq!(error_code.as_deref(), Some("E0000006"));
+        assert_eq!(request_id.as_deref(), Some("req-403"));
+        assert!(hint.unwrap_or_default().contains("okta.apps.manage"));
     }
 }

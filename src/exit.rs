@@ -14,6 +14,8 @@ pub enum Outcome {
     ManualStepsPending,
     /// `apply` finished but at least one change failed: exit 1 (the report says which).
     ChangesFailed,
+    /// Ctrl-C during the writes: they were finished, reported and recorded; exit 130.
+    Interrupted,
 }
 
 impl Outcome {
@@ -23,12 +25,16 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::ChangesFailed => 1,
             Outcome::ChangesPresent | Outcome::ManualStepsPending => 2,
+            Outcome::Interrupted => INTERRUPTED_CODE,
         }
     }
 }
 
 /// The exit code of an error.
 pub const ERROR_CODE: i32 = 1;
+
+/// The exit code after Ctrl-C at a terminal: the shell's own for SIGINT (128 + 2).
+pub const INTERRUPTED_CODE: i32 = 130;
 
 /// An error a person can act on, with the fix.
 #[derive(Debug, thiserror::Error)]

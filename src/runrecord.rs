@@ -89,13 +89,9 @@ pub fn record_lines(
     lines
 }
 
-/// Writes the record under `base/.ouguard/runs/` (mode 0600) and returns its path.
-pub fn write_record(
-    base: &Path,
-    plan: &Plan,
-    lines: &[Value],
-    stamp: &str,
-) -> anyhow::Result<PathBuf> {
+/// A new, unused path for a run record under `base/.ouguard/runs/` (the folder is created,
+/// mode 0700).
+pub fn new_record_path(base: &Path, plan: &Plan, stamp: &str) -> anyhow::Result<PathBuf> {
     let short: String = plan
         .checksum
         .trim_start_matches("sha256:")
@@ -116,11 +112,16 @@ pub fn write_record(
         n += 1;
         path = dir.join(format!("{safe_stamp}-{short}-{n}.jsonl"));
     }
+    Ok(path)
+}
+
+/// Writes (or rewrites) the record at `path`, atomically, mode 0600.
+pub fn write_record_at(path: &Path, lines: &[Value]) -> anyhow::Result<()> {
     let mut text = String::new();
     for line in lines {
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    crate::files::write_atomically(&path, text.as_bytes(), true)?;
-    Ok(path)
+    crate::files::write_atomically(path, text.as_bytes(), true)?;
+    Ok(())
 }

@@ -8,16 +8,23 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::{plan::make_plan, session, show::load_plan, Global};
-use crate::apply::{check_preconditions, execute, ChangeOutcome, ChangeResult, Fresh};
-use crate::cli::ApplyArgs;
+use crate::apply::{
+    check_preconditions, execute, stale_manual_steps, ChangeOutcome, ChangeResult, Fresh,
+};
+use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
-use crate::prompt::{is_interactive, Approver, TerminalApprover};
+use crate::prompt::{
+    defer_interrupts, is_interactive, Approver, InterruptsDeferred, TerminalApprover,
+};
 use crate::render::{import_ou_console_path, render_plan};
-use crate::runrecord::{record_lines, write_record, Tally};
+use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    if args.file.is_some() {
+        refuse_planning_options(&args.planning)?;
+    }
     let config = global.config()?;
     let interactive = is_interactive();
     let settings = session::settings(global, &args.connection, &config)?;
@@ -93,12 +100,17 @@ pub(crate) fn apply_approved(
         .runtime
         .block_on(check_preconditions(&session.client, plan))
         .context("failed to check the plan against the org; nothing was written")?;
+    let stale_manual = session
+        .runtime
+        .block_on(stale_manual_steps(&session.client, plan))
+        .context("failed to check the plan against the org; nothing was written")?;
     let stale: Vec<&String> = fresh
         .iter()
         .filter_map(|(_, f)| match f {
             Fresh::Stale(reason) => Some(reason),
             _ => None,
         })
+        .chain(&stale_manual)
         .collect();
     if !stale.is_empty() {
         let list: Vec<String> = stale.iter().map(|s| format!("  {s}")).collect();
@@ -111,42 +123,93 @@ pub(crate) fn apply_approved(
         ));
     }
 
-    if !global.quiet {
+    let api_changes = fresh.len();
+    if !global.quiet && api_changes > 0 {
         writeln!(
             stdout,
-            "\nApplying {} change(s)…",
-            plan.resource_changes.len()
+            "\nApplying {api_changes} change(s) through the Okta API…"
         )?;
     }
+    // Ctrl-C from here on lets the writes finish and be recorded (then exits 130).
+    let mut deferred = Some(defer_interrupts());
     let mut outcomes = session
         .runtime
         .block_on(execute(&session.client, plan, fresh));
+    let interrupted = deferred
+        .as_ref()
+        .is_some_and(InterruptsDeferred::interrupted);
+    let confirm_manual = confirm_manual && !interrupted;
+    let record_path = new_record_path(std::path::Path::new("."), plan, &started_at)?;
+    let record = |outcomes: &[ChangeOutcome]| {
+        let lines = record_lines(plan, &org_url, &started_at, &super::now_rfc3339(), outcomes);
+        write_record_at(&record_path, &lines)
+    };
+    let has_manual_steps = plan
+        .resource_changes
+        .iter()
+        .any(|c| c.execution == Execution::Manual);
+    if confirm_manual && has_manual_steps {
+        // The API writes are done: record them before asking, so an interrupted or failed
+        // confirmation still leaves a record (with the manual steps pending).
+        let mut interim = outcomes.clone();
+        interim.extend(manual_steps_pending(plan));
+        interim.sort_by_key(|o| o.index);
+        record(&interim)?;
+        // Ctrl-C at a confirmation ends the program at once: the record is written.
+        deferred = None;
+    }
     let mut approver = TerminalApprover;
-    outcomes.extend(manual_steps(
-        global,
-        plan,
-        confirm_manual,
-        &mut approver,
-        &mut stdout,
-    )?);
+    let manual = manual_steps(global, plan, confirm_manual, &mut approver, &mut stdout)
+        .with_context(|| {
+            format!(
+                "the API changes were made and recorded in `{}`; the manual steps are still pending",
+                record_path.display()
+            )
+        })?;
+    outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
     report(&outcomes, &mut stdout)?;
-    let finished_at = super::now_rfc3339();
-    let lines = record_lines(plan, &org_url, &started_at, &finished_at, &outcomes);
-    let path = write_record(std::path::Path::new("."), plan, &lines, &started_at)?;
+    record(&outcomes)?;
+    drop(deferred);
     if !global.quiet {
-        writeln!(stdout, "Run record: `{}`", path.display())?;
+        writeln!(stdout, "Run record: `{}`", record_path.display())?;
     }
 
     let tally = Tally::of(&outcomes);
-    Ok(if tally.failed > 0 {
+    Ok(if interrupted {
+        Outcome::Interrupted
+    } else if tally.failed > 0 {
         Outcome::ChangesFailed
     } else if tally.manual_pending > 0 {
         Outcome::ManualStepsPending
     } else {
         Outcome::Success
     })
+}
+
+/// `apply FILE` applies exactly the saved plan: planning options would be silently ignored,
+/// so they are refused instead.
+fn refuse_planning_options(planning: &PlanningArgs) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        ("--strategy", planning.strategy.is_some()),
+        ("--retarget", !planning.retarget.is_empty()),
+        ("--target", !planning.target.is_empty()),
+        ("--exclude", !planning.exclude.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, present)| present.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Hinted::new(
+        format!(
+            "`{}` cannot change a saved plan: `ouguard apply FILE` applies exactly the plan in FILE; nothing was written",
+            given.join("`, `")
+        ),
+        "make a new plan with these options (`ouguard plan --out FILE …`), review it, then apply it",
+    ))
 }
 
 /// Refuses a plan made for another org (or from a snapshot).
@@ -215,17 +278,35 @@ fn manual_steps(
                 result = ChangeResult::ManualConfirmed;
             }
         }
-        outcomes.push(ChangeOutcome {
-            index,
-            address: change.address.clone(),
-            kind: ChangeKind::ImportOu,
-            result,
-            request_ids: Vec::new(),
-            observed_before: None,
-            elapsed_ms: 0,
-        });
+        outcomes.push(manual_outcome(index, change, result));
     }
     Ok(outcomes)
+}
+
+/// Every manual step of the plan, as still pending.
+fn manual_steps_pending(plan: &Plan) -> Vec<ChangeOutcome> {
+    plan.resource_changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.execution == Execution::Manual)
+        .map(|(index, change)| manual_outcome(index, change, ChangeResult::ManualPending))
+        .collect()
+}
+
+fn manual_outcome(
+    index: usize,
+    change: &crate::plan::ResourceChange,
+    result: ChangeResult,
+) -> ChangeOutcome {
+    ChangeOutcome {
+        index,
+        address: change.address.clone(),
+        kind: ChangeKind::ImportOu,
+        result,
+        request_ids: Vec::new(),
+        observed_before: None,
+        elapsed_ms: 0,
+    }
 }
 
 /// Adds a confirmed import OU to the config file, showing the diff.
@@ -273,6 +354,7 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
                 error_summary,
                 request_id,
                 message,
+                ..
             } => match (error_code, error_summary) {
                 (Some(code), Some(summary)) => format!(
                     ": `{code}` {summary} (request id `{}`)",
@@ -290,6 +372,12 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
             outcome.address,
             outcome.result.label()
         )?;
+        if let ChangeResult::Failed {
+            hint: Some(hint), ..
+        } = &outcome.result
+        {
+            writeln!(out, "      hint: {hint}")?;
+        }
     }
     let tally = Tally::of(outcomes);
     writeln!(
@@ -303,5 +391,51 @@ fn report(outcomes: &[ChangeOutcome], out: &mut dyn Write) -> anyhow::Result<()>
             "Run `ouguard plan` to see what is left, and `ouguard apply` again once the cause is fixed."
         )?;
     }
+    if tally.manual_pending > 0 {
+        writeln!(
+            out,
+            "Once the OUs are ticked in the console, declare them in `ouguard.toml` (or run \
+             `ouguard import-ous --from-csv FILE` with the console's export); `ouguard plan` then \
+             shows what is left."
+        )?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_shows_a_failure_with_its_code_request_id_and_hint() {
+        let outcome = ChangeOutcome {
+            index: 0,
+            address: "directory[\"corp.example.com\"].group[\"Marketing\"].target_ou".into(),
+            kind: ChangeKind::GroupTargetOu,
+            result: ChangeResult::Failed {
+                error_code: Some("E0000006".into()),
+                error_summary: Some("You do not have permission".into()),
+                request_id: Some("req-403".into()),
+                message: "okta returned 403".into(),
+                hint: Some("this needs the `okta.apps.manage` scope".into()),
+            },
+            request_ids: vec!["req-read".into(), "req-403".into()],
+            observed_before: None,
+            elapsed_ms: 1,
+        };
+        let mut out = Vec::new();
+        report(&[outcome], &mut out).expect("writes");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains(
+                "target_ou: failed: `E0000006` You do not have permission (request id `req-403`)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("      hint: this needs the `okta.apps.manage` scope"),
+            "{text}"
+        );
+        assert!(text.contains("1 failed"), "{text}");
+    }
 }

@@ -88,10 +88,11 @@ pub fn connect(
         ..ClientOptions::default()
     };
     let client = OktaClient::new(settings, options)?;
-    Ok(Session {
-        runtime: runtime()?,
-        client,
-    })
+    let runtime = runtime()?;
+    if crate::prompt::is_interactive() {
+        crate::prompt::restore_terminal_on_interrupt(&runtime);
+    }
+    Ok(Session { runtime, client })
 }
 
 impl Session {

@@ -1,5 +1,6 @@
 //! The one integration-test binary: each module tests one feature end to end.
 
+mod apply;
 mod cli;
 mod live;
 mod sim;

@@ -7,7 +7,13 @@ use assert_cmd::Command;
 /// The `ouguard` binary, run in `dir`, with the developer's own Okta settings, HOME and
 /// colors cleared so tests see what a fresh user sees.
 pub fn ouguard(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("ouguard").expect("the ouguard binary is built");
+    Command::from_std(ouguard_std(dir))
+}
+
+/// [`ouguard`] as a plain `std::process::Command`, for tests that need the child itself
+/// (open stdin, a pseudo-terminal).
+pub fn ouguard_std(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ouguard"));
     command.current_dir(dir);
     for (key, _) in std::env::vars_os() {
         if let Some(key) = key.to_str() {
