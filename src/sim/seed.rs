@@ -34,24 +34,6 @@ to = "OU=Marketing,OU=Users,DC=emea,DC=example,DC=com"
 
 const DEMO_STAMP: &str = "2026-11-01T09:00:00.000Z";
 
-/// The config an admin of the demo org would have written: import OUs of the two active
-/// directories (the inactive `lab.example.com` is left undeclared), and one pinned
-/// destination so the plan shows a retarget next to the manual step.
-pub const DEMO_CONFIG: &str = r#"# ouguard.toml of the demo org
-[directory."corp.example.com"]
-import_ous = [
-  "OU=Staff,DC=corp,DC=example,DC=com",
-  "OU=Contractors,DC=corp,DC=example,DC=com",
-]
-
-[directory."emea.example.com"]
-import_ous = ["OU=Users,DC=emea,DC=example,DC=com"]
-
-[[retarget]]
-directory = "emea.example.com"
-group = "EMEA Marketing"
-to = "OU=Marketing,OU=Users,DC=emea,DC=example,DC=com"
-"#;
 
 /// An assignment of `name` (group id derived from the name) targeting `ou`.
 #[must_use]
