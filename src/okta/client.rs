@@ -359,9 +359,7 @@ impl OktaClient {
                     {
                         auth_resends += 1;
                         bump(&self.inner.counters.retries);
-                        tracing::debug!(
-                            "401: resending with a new access token or dpop nonce"
-                        );
+                        tracing::debug!("401: resending with a new access token or dpop nonce");
                         continue;
                     }
                 }

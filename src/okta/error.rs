@@ -197,7 +197,8 @@ fn token_hint(
     scopes: &[String],
 ) -> Option<String> {
     let description = description.unwrap_or_default().to_ascii_lowercase();
-    let clock = "check this machine's clock: it must be within a minute of the real time (enable NTP)";
+    let clock =
+        "check this machine's clock: it must be within a minute of the real time (enable NTP)";
     let hint = match error {
         "invalid_client" if description.contains("kid") => match kid {
             Some(kid) => format!(

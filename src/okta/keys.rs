@@ -18,7 +18,10 @@ use super::settings::Secret;
 
 /// A signing key: RSA (RS256) or EC P-256 (ES256).
 pub(crate) enum SigningKey {
-    Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>, rsa::RsaPublicKey),
+    Rsa(
+        Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>,
+        rsa::RsaPublicKey,
+    ),
     Ec(p256::ecdsa::SigningKey),
 }
 
@@ -126,7 +129,9 @@ fn parse_pem(pem: &str, origin: &str) -> Result<SigningKey, OktaError> {
     if pem.contains("-----BEGIN EC PRIVATE KEY-----") {
         return p256::SecretKey::from_sec1_pem(pem)
             .map(|k| SigningKey::Ec(k.into()))
-            .map_err(|_| unusable("not a valid SEC1 P-256 key (only the P-256 curve is supported)"));
+            .map_err(|_| {
+                unusable("not a valid SEC1 P-256 key (only the P-256 curve is supported)")
+            });
     }
     if pem.contains("-----BEGIN PRIVATE KEY-----") {
         if let Ok(key) = p256::SecretKey::from_pkcs8_pem(pem) {
@@ -175,18 +180,21 @@ pub(crate) mod tests {
         use p256::ecdsa::signature::Verifier as _;
         use p256::pkcs8::EncodePrivateKey as _;
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let pkcs8 = secret.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).expect("pem");
-        let sec1 = secret.to_sec1_pem(p256::pkcs8::LineEnding::LF).expect("pem");
+        let pkcs8 = secret
+            .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            .expect("pem");
+        let sec1 = secret
+            .to_sec1_pem(p256::pkcs8::LineEnding::LF)
+            .expect("pem");
         for pem in [pkcs8.to_string(), sec1.to_string()] {
             let key = load_private_key(&Secret::new(pem)).expect("loads");
             assert_eq!(key.alg(), "ES256");
             let jwt = key.sign_jwt(Map::new(), &json!({"a": 1}));
             let parts: Vec<&str> = jwt.split('.').collect();
             assert_eq!(decode_part(parts[0])["alg"], "ES256");
-            let sig = p256::ecdsa::Signature::from_slice(
-                &URL_SAFE_NO_PAD.decode(parts[2]).expect("b64"),
-            )
-            .expect("64 bytes");
+            let sig =
+                p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).expect("b64"))
+                    .expect("64 bytes");
             let vk = p256::ecdsa::VerifyingKey::from(secret.public_key());
             vk.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
                 .expect("verifies");
@@ -201,7 +209,10 @@ pub(crate) mod tests {
         let key = load_private_key(&Secret::new(path.display().to_string())).expect("loads");
         assert_eq!(key.public_jwk()["kty"], "EC");
         let missing = load_private_key(&Secret::new("/nonexistent/key.pem")).expect_err("missing");
-        assert!(missing.to_string().contains("/nonexistent/key.pem"), "{missing}");
+        assert!(
+            missing.to_string().contains("/nonexistent/key.pem"),
+            "{missing}"
+        );
         let garbage = "-----BEGIN PRIVATE KEY-----\nSECRETgarbage\n-----END PRIVATE KEY-----";
         let e = load_private_key(&Secret::new(garbage)).expect_err("garbage");
         let text = format!("{e} {e:?} {}", e.hint().unwrap_or_default());

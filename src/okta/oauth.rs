@@ -354,8 +354,9 @@ impl OAuthSession {
             detail: detail.to_string(),
         };
         // Never quote serde's message here: it could contain the token.
-        let response: TokenResponse = serde_json::from_slice(body)
-            .map_err(|_| bad("the token response is not `{token_type, access_token, expires_in}`"))?;
+        let response: TokenResponse = serde_json::from_slice(body).map_err(|_| {
+            bad("the token response is not `{token_type, access_token, expires_in}`")
+        })?;
         let dpop = if response.token_type.eq_ignore_ascii_case("DPoP") {
             if state.dpop.is_none() {
                 return Err(bad("a DPoP token was issued without a DPoP proof"));
@@ -492,7 +493,10 @@ mod tests {
             refresh_after(Duration::from_secs(3600)),
             Duration::from_secs(3540)
         );
-        assert_eq!(refresh_after(Duration::from_secs(60)), Duration::from_secs(30));
+        assert_eq!(
+            refresh_after(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
         assert_eq!(refresh_after(Duration::ZERO), Duration::ZERO);
     }
 
@@ -502,16 +506,28 @@ mod tests {
         let apply = ScopeSet::Apply.scopes();
         assert!(apply.contains(&"okta.apps.manage".to_string()));
         assert!(apply.contains(&"okta.profileMappings.manage".to_string()));
-        assert!(!ScopeSet::Read.scopes().iter().any(|s| s.ends_with(".manage")));
+        assert!(!ScopeSet::Read
+            .scopes()
+            .iter()
+            .any(|s| s.ends_with(".manage")));
     }
 
     #[test]
     fn challenge_params() {
         let c = r#"DPoP algs="ES256 RS256", error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
-        assert_eq!(challenge_param(c, "error").as_deref(), Some("use_dpop_nonce"));
+        assert_eq!(
+            challenge_param(c, "error").as_deref(),
+            Some("use_dpop_nonce")
+        );
         let b = r#"Bearer authorization_uri="x", realm="IdP", error="insufficient_scope", resource="/api/v1/apps""#;
-        assert_eq!(challenge_param(b, "error").as_deref(), Some("insufficient_scope"));
-        assert_eq!(challenge_param("Bearer error=invalid_token", "error").as_deref(), Some("invalid_token"));
+        assert_eq!(
+            challenge_param(b, "error").as_deref(),
+            Some("insufficient_scope")
+        );
+        assert_eq!(
+            challenge_param("Bearer error=invalid_token", "error").as_deref(),
+            Some("invalid_token")
+        );
         assert_eq!(challenge_param("Bearer realm=\"x\"", "error"), None);
     }
 }

@@ -683,7 +683,9 @@ mod tests {
         )
         .expect("resolves");
         assert!(
-            s.warnings.iter().any(|w| w.contains("key.pem") && w.contains("chmod 600")),
+            s.warnings
+                .iter()
+                .any(|w| w.contains("key.pem") && w.contains("chmod 600")),
             "{:?}",
             s.warnings
         );
