@@ -479,7 +479,14 @@ impl<'a> Jwt<'a> {
             }
             (Some("ES256"), Some("EC")) => {
                 use p256::ecdsa::signature::Verifier as _;
-                let Ok(key) = p256::PublicKey::from_jwk_str(&jwk.to_string()) else {
+                // Only the key members: `kid`, `use` and the like are not part of the key.
+                let bare = json!({
+                    "kty": "EC",
+                    "crv": jwk.get("crv"),
+                    "x": jwk.get("x"),
+                    "y": jwk.get("y"),
+                });
+                let Ok(key) = p256::PublicKey::from_jwk_str(&bare.to_string()) else {
                     return false;
                 };
                 let Ok(signature) = p256::ecdsa::Signature::from_slice(&self.signature) else {

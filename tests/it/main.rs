@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module tests one feature end to end.
 
 mod cli;
+mod oauth;
 mod sim;
 mod sim_contract;
 mod support;
