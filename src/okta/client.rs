@@ -309,12 +309,21 @@ impl OktaClient {
         let mut resend: Option<Resend> = None;
         let mut auth_resends: u32 = 0;
         loop {
-            let auth = self.request_auth(&method, &url).await?;
             let in_flight = self.admit(&family).await;
-            let answer = match self
+            // The permit first, then the credentials: a token is never stale from queueing.
+            let permit = self.inner.semaphore.acquire().await.ok();
+            let auth = match self.request_auth(&method, &url).await {
+                Ok(auth) => auth,
+                Err(error) => {
+                    in_flight.complete(None);
+                    return Err(error);
+                }
+            };
+            let exchanged = self
                 .exchange(&method, &url, body, resend.as_ref(), auth)
-                .await
-            {
+                .await;
+            drop(permit);
+            let answer = match exchanged {
                 Ok(answer) => answer,
                 Err(error) => {
                     drop(in_flight);
@@ -416,7 +425,7 @@ impl OktaClient {
         }
     }
 
-    /// One HTTP exchange under the concurrency bound, logged at debug level.
+    /// One HTTP exchange (the caller holds a concurrency permit), logged at debug level.
     async fn exchange(
         &self,
         method: &Method,
@@ -446,7 +455,6 @@ impl OktaClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        let permit = inner.semaphore.acquire().await.ok();
         bump(&inner.counters.requests);
         let started = Instant::now();
         let outcome = async {
@@ -457,7 +465,6 @@ impl OktaClient {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
-        drop(permit);
         let elapsed_ms = started.elapsed().as_millis();
         match outcome {
             Ok((status, headers, body)) => {

@@ -271,7 +271,8 @@ fn plan_and_apply_with_private_key_jwt_and_scopes_per_command() {
 fn an_rsa_key_from_a_pem_file_signs_rs256() {
     let sim = sim(vec![client(rsa_jwk("rsa1"), false)], |_| {});
     let dir = project();
-    let key_path = write(dir.path(), "key.pem", RSA_FIXTURE);
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = write(keys.path(), "key.pem", RSA_FIXTURE);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
