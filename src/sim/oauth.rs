@@ -137,6 +137,27 @@ impl AuthorizationServer {
                 "Client authentication failed: a client_assertion of type jwt-bearer is required.",
             );
         }
+        // Like Okta, a client that requires DPoP has its proof checked before its assertion.
+        let claimed = Jwt::parse(field("client_assertion"))
+            .and_then(|jwt| {
+                jwt.claims
+                    .get("iss")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .and_then(|iss| self.clients.iter().find(|c| c.client_id == iss));
+        let jkt = match claimed {
+            Some(client) if client.require_dpop => {
+                match self.check_proof(headers, "POST", &token_url, None) {
+                    Ok(jkt) => Some(jkt),
+                    Err(TokenFailure::UseNonce) => return self.use_nonce_response(),
+                    Err(TokenFailure::InvalidProof(d) | TokenFailure::InvalidToken(d)) => {
+                        return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", d)
+                    }
+                }
+            }
+            _ => None,
+        };
         let client = match self.authenticate_client(field("client_assertion"), &token_url) {
             Ok(client) => client,
             Err(description) => {
@@ -179,17 +200,6 @@ impl AuthorizationServer {
                 }
             }
         }
-        let jkt = if client.require_dpop {
-            match self.check_proof(headers, "POST", &token_url, None) {
-                Ok(jkt) => Some(jkt),
-                Err(TokenFailure::UseNonce) => return self.use_nonce_response(),
-                Err(TokenFailure::InvalidProof(d) | TokenFailure::InvalidToken(d)) => {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", d)
-                }
-            }
-        } else {
-            None
-        };
         let access_token = random_base62(&mut rand::thread_rng(), 64);
         let lifetime_ms = i64::try_from(self.token_lifetime.as_millis()).unwrap_or(i64::MAX);
         let expires_in = self
