@@ -43,6 +43,34 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// The token endpoint's refusal of an access token (an OAuth error answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRefusal {
+    pub status: u16,
+    /// The OAuth `error`, e.g. `invalid_client`.
+    pub error: String,
+    /// The OAuth `error_description`, shortened.
+    pub description: Option<String>,
+    pub request_id: Option<String>,
+    pub client_id: String,
+    pub kid: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "okta refused an access token to the service app `{}`: `{}`",
+            self.client_id, self.error
+        )?;
+        if let Some(description) = &self.description {
+            write!(f, " ({description})")?;
+        }
+        write_request_id(f, self.request_id.as_deref())
+    }
+}
+
 /// Why a request to Okta failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OktaError {
@@ -86,18 +114,8 @@ pub enum OktaError {
     InsecureUrl { url: String },
 
     /// The org's token endpoint refused the service app an access token.
-    #[error("okta refused an access token to the service app `{client_id}`: `{error}`{}{}", Described(description.as_deref()), RequestId(request_id.as_deref()))]
-    TokenRequest {
-        status: u16,
-        /// The OAuth `error`, e.g. `invalid_client`.
-        error: String,
-        /// The OAuth `error_description`, shortened.
-        description: Option<String>,
-        request_id: Option<String>,
-        client_id: String,
-        kid: Option<String>,
-        scopes: Vec<String>,
-    },
+    #[error("{0}")]
+    TokenRequest(Box<TokenRefusal>),
 
     /// Missing or invalid connection settings.
     #[error("{message}")]
@@ -149,8 +167,8 @@ impl OktaError {
         match self {
             OktaError::Api(api) => api.request_id.as_deref(),
             OktaError::Decode { request_id, .. }
-            | OktaError::RateLimitExhausted { request_id, .. }
-            | OktaError::TokenRequest { request_id, .. } => request_id.as_deref(),
+            | OktaError::RateLimitExhausted { request_id, .. } => request_id.as_deref(),
+            OktaError::TokenRequest(refusal) => refusal.request_id.as_deref(),
             _ => None,
         }
     }
@@ -175,14 +193,13 @@ impl OktaError {
                 Some("use the org's `https://` url, e.g. `https://acme.okta.com`".to_string())
             }
             OktaError::Config { hint, .. } => hint.clone(),
-            OktaError::TokenRequest {
-                error,
-                description,
-                client_id,
-                kid,
-                scopes,
-                ..
-            } => token_hint(error, description.as_deref(), client_id, kid.as_deref(), scopes),
+            OktaError::TokenRequest(r) => token_hint(
+                &r.error,
+                r.description.as_deref(),
+                &r.client_id,
+                r.kid.as_deref(),
+                &r.scopes,
+            ),
             OktaError::Decode { .. } => None,
         }
     }
@@ -310,17 +327,6 @@ fn write_request_id(f: &mut fmt::Formatter<'_>, request_id: Option<&str>) -> fmt
     match request_id {
         Some(id) => write!(f, " (request id `{id}`)"),
         None => Ok(()),
-    }
-}
-
-struct Described<'a>(Option<&'a str>);
-
-impl fmt::Display for Described<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(text) => write!(f, " ({text})"),
-            None => Ok(()),
-        }
     }
 }
 

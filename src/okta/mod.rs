@@ -16,7 +16,7 @@ mod wire;
 mod writes;
 
 pub use client::{ClientOptions, ClientStats, OktaClient};
-pub use error::{ApiError, OktaError};
+pub use error::{ApiError, OktaError, TokenRefusal};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
 pub use settings::{

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use super::dpop::DpopKey;
-use super::error::OktaError;
+use super::error::{OktaError, TokenRefusal};
 use super::keys::{random_jti, SigningKey};
 use super::settings::Secret;
 
@@ -319,22 +319,36 @@ impl OAuthSession {
                 }
                 _ => {}
             }
-            last_error = Some(OktaError::TokenRequest {
-                status: status.as_u16(),
+            last_error = Some(self.refusal(
+                status.as_u16(),
                 error,
-                description: parsed.error_description.map(|d| shorten(&d)),
+                parsed.error_description.map(|d| shorten(&d)),
                 request_id,
-                client_id: self.client_id.clone(),
-                kid: self.kid.clone(),
-                scopes: self.scopes.clone(),
-            });
+            ));
             break;
         }
-        Err(last_error.unwrap_or_else(|| OktaError::TokenRequest {
-            status: 400,
-            error: "use_dpop_nonce".into(),
-            description: Some("the org kept asking for a new DPoP nonce".into()),
-            request_id: None,
+        Err(last_error.unwrap_or_else(|| {
+            self.refusal(
+                400,
+                "use_dpop_nonce".into(),
+                Some("the org kept asking for a new DPoP nonce".into()),
+                None,
+            )
+        }))
+    }
+
+    fn refusal(
+        &self,
+        status: u16,
+        error: String,
+        description: Option<String>,
+        request_id: Option<String>,
+    ) -> OktaError {
+        OktaError::TokenRequest(Box::new(TokenRefusal {
+            status,
+            error,
+            description,
+            request_id,
             client_id: self.client_id.clone(),
             kid: self.kid.clone(),
             scopes: self.scopes.clone(),

@@ -55,11 +55,7 @@ pub async fn read_org_state(
     let apps: Vec<App> = client.get_all(AD_APPS_PATH).await?;
     let apps: Vec<App> = apps
         .into_iter()
-        .filter(|app| {
-            app.name
-                .as_deref()
-                .map_or(true, |n| n == "active_directory")
-        })
+        .filter(|app| app.name.as_deref().is_none_or(|n| n == "active_directory"))
         .collect();
     let user_types = read_user_types(client, &mut warnings).await?;
 
