@@ -1089,6 +1089,78 @@ mod http_tests {
         .await;
     }
 
+    fn oauth_client(server: &super::super::test_server::ScriptedServer) -> OktaClient {
+        let settings = ConnectionSettings {
+            org_url: server.url.clone(),
+            org_url_source: crate::okta::SettingSource::Flag,
+            credentials: Credentials::PrivateKey {
+                client_id: "0oaapp".into(),
+                kid: Some("k1".into()),
+                scopes: Vec::new(),
+                private_key: crate::okta::Secret::new(super::super::keys::tests::ec_pem()),
+            },
+            warnings: Vec::new(),
+        };
+        let options = ClientOptions {
+            scopes: ScopeSet::Apply,
+            ..fast_options()
+        };
+        OktaClient::new(&settings, options).expect("client")
+    }
+
+    #[tokio::test]
+    async fn oauth_token_is_reused_replaced_after_invalid_token_and_other_401s_are_not_retried() {
+        bounded(async {
+            let token = |t: &str| Canned::ok(format!(r#"{{"token_type":"Bearer","access_token":"{t}","expires_in":3600,"scope":"x"}}"#));
+            let server = script()
+                .route("POST", "/oauth2/v1/token", vec![token("AT_ONE_secret"), token("AT_TWO_secret")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::ok("[1]"),
+                        Canned::error(401, "E0000011", "Invalid token provided")
+                            .header("www-authenticate", r#"Bearer realm="IdP", error="invalid_token", error_description="The access token has expired.""#),
+                        Canned::ok("[2]"),
+                    ],
+                )
+                .route("GET", "/api/v1/mappings", vec![Canned::error(401, "E0000011", "Invalid token provided")])
+                .start()
+                .await;
+            let client = oauth_client(&server);
+            let first: Vec<u32> = client.get_all("/api/v1/apps").await.expect("first");
+            let second: Vec<u32> = client.get_all("/api/v1/apps").await.expect("refreshed");
+            assert_eq!((first, second), (vec![1], vec![2]));
+            // A 401 without `invalid_token` (an org without the mappings feature) is final.
+            let e = client.get_all::<u32>("/api/v1/mappings").await.expect_err("401");
+            assert_eq!(e.status(), Some(401));
+            let requests = server.requests();
+            let targets: Vec<_> = requests.iter().map(|r| format!("{} {}", r.method, r.path())).collect();
+            assert_eq!(
+                targets,
+                vec![
+                    "POST /oauth2/v1/token",
+                    "GET /api/v1/apps",
+                    "GET /api/v1/apps",
+                    "POST /oauth2/v1/token",
+                    "GET /api/v1/apps",
+                    "GET /api/v1/mappings",
+                ]
+            );
+            let form = &requests[0].body;
+            assert!(form.contains("grant_type=client_credentials"), "{form}");
+            assert!(form.contains("okta.apps.manage"), "apply scopes: {form}");
+            assert!(form.contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"), "{form}");
+            assert_eq!(requests[1].header("authorization"), Some("Bearer AT_ONE_secret"));
+            assert_eq!(requests[4].header("authorization"), Some("Bearer AT_TWO_secret"));
+            assert_eq!(requests[5].header("authorization"), Some("Bearer AT_TWO_secret"));
+            assert!(requests.iter().all(|r| r.header("dpop").is_none()));
+            let shown = format!("{e} {e:?} {} {client:?}", e.hint().unwrap_or_default());
+            assert!(!shown.contains("AT_TWO_secret") && !shown.contains("eyJ"), "{shown}");
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn malformed_json_is_a_decode_error_naming_the_endpoint() {
         bounded(async {

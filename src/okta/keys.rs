@@ -10,6 +10,7 @@ use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::pkcs8::DecodePrivateKey as _;
+use rsa::signature::RandomizedSigner as _;
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{json, Map, Value};
 
@@ -70,7 +71,9 @@ impl SigningKey {
     fn sign(&self, message: &[u8]) -> Vec<u8> {
         match self {
             SigningKey::Rsa(key, _) => {
-                let signature: rsa::pkcs1v15::Signature = key.sign(message);
+                // Randomized: RSA blinding against timing side channels.
+                let signature: rsa::pkcs1v15::Signature =
+                    key.sign_with_rng(&mut rand::rngs::OsRng, message);
                 rsa::signature::SignatureEncoding::to_vec(&signature)
             }
             SigningKey::Ec(key) => {
