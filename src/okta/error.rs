@@ -246,6 +246,8 @@ fn token_hint(
         "invalid_dpop_proof" | "use_dpop_nonce" => format!(
             "the org requires DPoP and refused ouguard's proof: {clock}; otherwise report it (as a workaround, turn off the app's `Require Demonstrating Proof of Possession (DPoP) header in token requests`)"
         ),
+        "http 429" => "the org's rate limit for token requests is used up: wait a minute and retry".to_string(),
+        e if e.starts_with("http 5") => "okta's token endpoint is failing: retry in a moment".to_string(),
         "unauthorized_client" | "unsupported_grant_type" => format!(
             "the app `{client_id}` may not use the client credentials grant: use an API Services app"
         ),

@@ -15,6 +15,7 @@ use url::Url;
 use super::dpop::DpopKey;
 use super::error::{OktaError, TokenRefusal};
 use super::keys::{random_jti, SigningKey};
+use super::ratelimit::{self, RateHeaders};
 use super::settings::Secret;
 
 /// `client_assertion_type` of `private_key_jwt`.
@@ -298,6 +299,31 @@ impl OAuthSession {
             );
             if status.is_success() {
                 return self.accept_token(&body, state, request_id);
+            }
+            // Rate limited or a server error: the token request is safe to resend.
+            if status.as_u16() == 429 || status.is_server_error() {
+                let wait = match RateHeaders::from_headers(&headers) {
+                    Some(r) if status.as_u16() == 429 => ratelimit::wait_until_reset(
+                        r.reset_epoch,
+                        r.date_epoch,
+                        Duration::from_secs(1),
+                        Duration::from_secs(60),
+                    ),
+                    _ => Duration::from_millis(250),
+                };
+                tracing::trace!(
+                    status = status.as_u16(),
+                    wait_ms = wait.as_millis(),
+                    "token request: waiting, then resending"
+                );
+                last_error = Some(self.refusal(
+                    status.as_u16(),
+                    format!("http {}", status.as_u16()),
+                    None,
+                    request_id,
+                ));
+                tokio::time::sleep(wait).await;
+                continue;
             }
             let parsed: OAuthErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             let error = parsed.error.unwrap_or_else(|| format!("http {status}"));

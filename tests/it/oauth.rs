@@ -268,6 +268,22 @@ fn plan_and_apply_with_private_key_jwt_and_scopes_per_command() {
 }
 
 #[test]
+fn a_token_request_rides_out_a_server_error() {
+    use ouguard::sim::{Fault, FaultKind};
+    let (pem, jwk) = ec_key("k1");
+    let sim = sim(vec![client(jwk, false)], |cfg| {
+        cfg.faults = vec![Fault::next(1, FaultKind::ServerError { status: 503 })
+            .matching(Some("POST"), Some("/oauth2/"))];
+    });
+    let dir = project();
+    let out = run(dir.path(), &sim, &pem, "k1", &[], &["plan"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let statuses: Vec<_> = token_requests(&sim).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![Some(503), Some(200)]);
+    assert_no_secrets(&out, dir.path(), &sim, &pem);
+}
+
+#[test]
 fn an_rsa_key_from_a_pem_file_signs_rs256() {
     let sim = sim(vec![client(rsa_jwk("rsa1"), false)], |_| {});
     let dir = project();
