@@ -45,7 +45,7 @@ pub use oauth::OAuthClient;
 pub use provisioning::{AssignmentCheck, ProvisioningOutcome, ProvisioningReport};
 pub use ratelimit::EndpointFamily;
 pub use request_log::RecordedRequest;
-pub use serve::{serve, SimServeOptions};
+pub use serve::{load_oauth_clients, serve, SimServeOptions};
 pub use store::SeedError;
 
 use crate::state::OrgState;
