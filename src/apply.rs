@@ -533,6 +533,8 @@ mod tests {
             request_id: Some("req-403".into()),
             method: "PUT".into(),
             url: "https://acme.okta.com/api/v1/apps/0oa1/groups/00g1".into(),
+            oauth: false,
+            challenge_error: None,
         }));
         assert!(
             !outcome_unknown(&error),

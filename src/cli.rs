@@ -172,6 +172,10 @@ pub struct SimArgs {
     /// Listen on a non-loopback address too (the simulator has no real security).
     #[arg(long)]
     pub allow_remote: bool,
+    /// OAuth service apps the org accepts: a JSON array of
+    /// `{client_id, jwks: [public JWK with kid], scopes_granted: [..], require_dpop}`.
+    #[arg(long, value_name = "FILE")]
+    pub oauth_clients: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -28,7 +28,12 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
     let interactive = is_interactive();
     let settings = session::settings(global, &args.connection, &config)?;
-    let session = session::connect(global, &settings, args.connection.concurrency)?;
+    let session = session::connect(
+        global,
+        &settings,
+        args.connection.concurrency,
+        crate::okta::ScopeSet::Apply,
+    )?;
     let org_url = session.client.org_url().to_string();
     let mut stdout = std::io::stdout().lock();
 

@@ -48,7 +48,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
         }
         writeln!(stdout, "\n$ ouguard plan\n")?;
     }
-    let session = session::connect(global, &settings, 8)?;
+    let session = session::connect(global, &settings, 8, crate::okta::ScopeSet::Apply)?;
     let state = session.read_state(global)?;
     let plan = make_plan(global, &config, &args.planning, state, Some(sim.url()))?;
     render_plan(&plan, &mut stdout, global.color)?;

@@ -11,7 +11,12 @@ use crate::exit::Outcome;
 pub fn run(global: &Global, args: &ExportArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
     let settings = session::settings(global, &args.connection, &config)?;
-    let session = session::connect(global, &settings, args.connection.concurrency)?;
+    let session = session::connect(
+        global,
+        &settings,
+        args.connection.concurrency,
+        crate::okta::ScopeSet::Read,
+    )?;
     let mut state = session.read_state(global)?;
     config.declare_import_ous(&mut state)?;
     let document = state.to_json();

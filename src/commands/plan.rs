@@ -22,7 +22,12 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         (state, org_url)
     } else {
         let settings = session::settings(global, &args.connection, &config)?;
-        let session = session::connect(global, &settings, args.connection.concurrency)?;
+        let session = session::connect(
+            global,
+            &settings,
+            args.connection.concurrency,
+            crate::okta::ScopeSet::Read,
+        )?;
         let state = session.read_state(global)?;
         (state, Some(session.client.org_url().to_string()))
     };

@@ -14,7 +14,7 @@ use crate::cli::ConnectionArgs;
 use crate::config::Config;
 use crate::okta::{
     read_org_state, resolve_connection_settings, ClientOptions, ConnectionFlags,
-    ConnectionSettings, OktaClient, Progress, Secret,
+    ConnectionSettings, OktaClient, Progress, ScopeSet, Secret,
 };
 use crate::state::OrgState;
 
@@ -71,11 +71,13 @@ pub fn settings(
     Ok(settings)
 }
 
-/// Connects: a runtime and a client, warnings printed.
+/// Connects: a runtime and a client, warnings printed. `scopes`: what the command does
+/// (a service app asks for the `.manage` scopes only to apply).
 pub fn connect(
     global: &Global,
     settings: &ConnectionSettings,
     concurrency: usize,
+    scopes: ScopeSet,
 ) -> anyhow::Result<Session> {
     init_logging(global.verbose);
     if !global.quiet {
@@ -85,6 +87,7 @@ pub fn connect(
     }
     let options = ClientOptions {
         max_concurrency: concurrency.max(1),
+        scopes,
         ..ClientOptions::default()
     };
     let client = OktaClient::new(settings, options)?;

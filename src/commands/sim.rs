@@ -5,7 +5,7 @@ use anyhow::Context;
 use super::{session, Global};
 use crate::cli::SimArgs;
 use crate::exit::Outcome;
-use crate::sim::{serve, SimServeOptions};
+use crate::sim::{load_oauth_clients, serve, SimServeOptions};
 
 pub fn run(_global: &Global, args: &SimArgs) -> anyhow::Result<Outcome> {
     let listen = args.listen.parse().with_context(|| {
@@ -14,7 +14,12 @@ pub fn run(_global: &Global, args: &SimArgs) -> anyhow::Result<Outcome> {
             args.listen
         )
     })?;
+    let oauth_clients = match &args.oauth_clients {
+        Some(path) => load_oauth_clients(path)?,
+        None => Vec::new(),
+    };
     let options = SimServeOptions {
+        oauth_clients,
         listen,
         seed: args.seed.clone(),
         latency_ms: args.latency_ms,

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::{ApiError, OktaError};
+use super::oauth::{challenge_param, AfterUnauthorized, OAuthSession, RequestAuth, ScopeSet};
 use super::ratelimit::{self, Admission, InFlight, RateHeaders, RateLimiter};
 use super::settings::{ConnectionSettings, Credentials};
 use super::wire::ErrorBody;
@@ -37,6 +38,8 @@ pub struct ClientOptions {
     pub reset_padding: Duration,
     /// Upper bound of one wait for a reset, against absurd `X-Rate-Limit-Reset` values.
     pub max_reset_wait: Duration,
+    /// The OAuth scopes to request (service apps only; `OKTA_CLIENT_SCOPES` overrides).
+    pub scopes: ScopeSet,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +54,7 @@ impl Default for ClientOptions {
             max_rate_limit_retries: 5,
             reset_padding: Duration::from_secs(1),
             max_reset_wait: Duration::from_secs(90),
+            scopes: ScopeSet::Read,
         }
     }
 }
@@ -80,6 +84,14 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// How requests are authenticated.
+enum Auth {
+    /// `Authorization: SSWS <token>`, marked sensitive.
+    ApiToken(HeaderValue),
+    /// A service app's access token (Bearer or DPoP).
+    OAuth(Box<OAuthSession>),
+}
+
 /// A client of one Okta org. Cheap to clone (shared state behind an `Arc`).
 #[derive(Clone)]
 pub struct OktaClient {
@@ -90,7 +102,7 @@ struct Inner {
     http: reqwest::Client,
     org_url: Url,
     org_url_text: String,
-    authorization: HeaderValue,
+    auth: Auth,
     options: ClientOptions,
     semaphore: Semaphore,
     limiter: RateLimiter,
@@ -134,23 +146,40 @@ impl OktaClient {
     /// A client for the org of `settings`.
     ///
     /// # Errors
-    /// `Config` for `PrivateKey` credentials (not supported yet) or a token that cannot be
-    /// sent in a header.
+    /// `Config` for a token that cannot be sent in a header, or a private key that cannot be
+    /// loaded.
     pub fn new(settings: &ConnectionSettings, options: ClientOptions) -> Result<Self, OktaError> {
-        let token = match &settings.credentials {
-            Credentials::ApiToken(token) => token,
-            Credentials::PrivateKey { .. } => return Err(OktaError::config_with_hint(
-                "authorization mode `PrivateKey` (OAuth service app) is not supported yet",
-                "use an API token: set OKTA_CLIENT_AUTHORIZATIONMODE=SSWS and OKTA_CLIENT_TOKEN",
-            )),
+        let org_url = Url::parse(&settings.org_url).map_err(|e| {
+            OktaError::config(format!(
+                "`{}` is not a valid org url: {e}",
+                settings.org_url
+            ))
+        })?;
+        let auth = match &settings.credentials {
+            Credentials::ApiToken(token) => {
+                let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose()))
+                    .map_err(|_| {
+                        OktaError::config(
+                            "the okta api token contains characters that cannot be sent in a header",
+                        )
+                    })?;
+                authorization.set_sensitive(true);
+                Auth::ApiToken(authorization)
+            }
+            Credentials::PrivateKey {
+                client_id,
+                kid,
+                scopes,
+                private_key,
+            } => Auth::OAuth(Box::new(OAuthSession::new(
+                &org_url,
+                client_id,
+                kid.as_deref(),
+                scopes,
+                options.scopes,
+                private_key,
+            )?)),
         };
-        let mut authorization = HeaderValue::from_str(&format!("SSWS {}", token.expose()))
-            .map_err(|_| {
-                OktaError::config(
-                    "the okta api token contains characters that cannot be sent in a header",
-                )
-            })?;
-        authorization.set_sensitive(true);
         let mut default_headers = HeaderMap::new();
         default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
@@ -161,18 +190,12 @@ impl OktaClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| OktaError::config(format!("failed to set up the http client: {e}")))?;
-        let org_url = Url::parse(&settings.org_url).map_err(|e| {
-            OktaError::config(format!(
-                "`{}` is not a valid org url: {e}",
-                settings.org_url
-            ))
-        })?;
         Ok(OktaClient {
             inner: Arc::new(Inner {
                 http,
                 org_url,
                 org_url_text: settings.org_url.clone(),
-                authorization,
+                auth,
                 semaphore: Semaphore::new(options.max_concurrency.max(1)),
                 limiter: RateLimiter::new(options.reset_padding, options.max_reset_wait),
                 counters: Counters::default(),
@@ -284,9 +307,23 @@ impl OktaClient {
         let family = ratelimit::endpoint_family(method.as_str(), url.path());
         let mut failed_attempts: u32 = 0;
         let mut resend: Option<Resend> = None;
+        let mut auth_resends: u32 = 0;
         loop {
             let in_flight = self.admit(&family).await;
-            let answer = match self.exchange(&method, &url, body, resend.as_ref()).await {
+            // The permit first, then the credentials: a token is never stale from queueing.
+            let permit = self.inner.semaphore.acquire().await.ok();
+            let auth = match self.request_auth(&method, &url).await {
+                Ok(auth) => auth,
+                Err(error) => {
+                    in_flight.complete(None);
+                    return Err(error);
+                }
+            };
+            let exchanged = self
+                .exchange(&method, &url, body, resend.as_ref(), auth)
+                .await;
+            drop(permit);
+            let answer = match exchanged {
                 Ok(answer) => answer,
                 Err(error) => {
                     drop(in_flight);
@@ -324,6 +361,18 @@ impl OktaClient {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            if answer.status == StatusCode::UNAUTHORIZED && auth_resends < 2 {
+                if let Auth::OAuth(session) = &self.inner.auth {
+                    if session.after_unauthorized(&answer.headers).await
+                        == AfterUnauthorized::Resend
+                    {
+                        auth_resends += 1;
+                        bump(&self.inner.counters.retries);
+                        tracing::debug!("401: resending with a new access token or dpop nonce");
+                        continue;
+                    }
+                }
+            }
             if answer.status.is_server_error() && is_read {
                 failed_attempts += 1;
                 if failed_attempts < options.read_attempts {
@@ -333,7 +382,8 @@ impl OktaClient {
                 }
             }
             if !answer.status.is_success() {
-                return Err(api_error(&answer, &method, &url));
+                let oauth = matches!(self.inner.auth, Auth::OAuth(_));
+                return Err(api_error(&answer, &method, &url, oauth));
             }
             return Ok(Reply {
                 headers: answer.headers,
@@ -342,6 +392,22 @@ impl OktaClient {
                 method,
                 url,
             });
+        }
+    }
+
+    /// The credentials of one request (for a service app: a token fetched when needed).
+    async fn request_auth(&self, method: &Method, url: &Url) -> Result<RequestAuth, OktaError> {
+        match &self.inner.auth {
+            Auth::ApiToken(header) => Ok(RequestAuth {
+                authorization: header.clone(),
+                dpop: None,
+            }),
+            Auth::OAuth(session) => {
+                let count = || bump(&self.inner.counters.requests);
+                session
+                    .authorize(&self.inner.http, method, url, &count)
+                    .await
+            }
         }
     }
 
@@ -359,19 +425,23 @@ impl OktaClient {
         }
     }
 
-    /// One HTTP exchange under the concurrency bound, logged at debug level.
+    /// One HTTP exchange (the caller holds a concurrency permit), logged at debug level.
     async fn exchange(
         &self,
         method: &Method,
         url: &Url,
         body: Option<&serde_json::Value>,
         resend: Option<&Resend>,
+        auth: RequestAuth,
     ) -> Result<Answer, reqwest::Error> {
         let inner = &self.inner;
         let mut request = inner
             .http
             .request(method.clone(), url.clone())
-            .header(AUTHORIZATION, inner.authorization.clone());
+            .header(AUTHORIZATION, auth.authorization);
+        if let Some(proof) = auth.dpop {
+            request = request.header("DPoP", proof);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -385,7 +455,6 @@ impl OktaClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        let permit = inner.semaphore.acquire().await.ok();
         bump(&inner.counters.requests);
         let started = Instant::now();
         let outcome = async {
@@ -396,7 +465,6 @@ impl OktaClient {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
-        drop(permit);
         let elapsed_ms = started.elapsed().as_millis();
         match outcome {
             Ok((status, headers, body)) => {
@@ -459,8 +527,15 @@ impl OktaClient {
     }
 }
 
-fn api_error(answer: &Answer, method: &Method, url: &Url) -> OktaError {
+fn api_error(answer: &Answer, method: &Method, url: &Url, oauth: bool) -> OktaError {
     let parsed: ErrorBody = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let challenge = answer
+        .headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
     OktaError::Api(Box::new(ApiError {
         status: answer.status.as_u16(),
         error_code: parsed.error_code,
@@ -474,6 +549,8 @@ fn api_error(answer: &Answer, method: &Method, url: &Url) -> OktaError {
         request_id: answer.request_id.clone(),
         method: method.to_string(),
         url: url.to_string(),
+        oauth,
+        challenge_error: challenge_param(&challenge, "error"),
     }))
 }
 
@@ -1008,6 +1085,78 @@ mod http_tests {
             assert_eq!(requests[1].header("x-okta-retry-for"), Some("req-1"));
             assert_eq!(requests[1].header("x-okta-retry-count"), Some("1"));
             assert_eq!(requests[1].body, r#"{"properties":{"dn":null}}"#);
+        })
+        .await;
+    }
+
+    fn oauth_client(server: &super::super::test_server::ScriptedServer) -> OktaClient {
+        let settings = ConnectionSettings {
+            org_url: server.url.clone(),
+            org_url_source: crate::okta::SettingSource::Flag,
+            credentials: Credentials::PrivateKey {
+                client_id: "0oaapp".into(),
+                kid: Some("k1".into()),
+                scopes: Vec::new(),
+                private_key: crate::okta::Secret::new(super::super::keys::tests::ec_pem()),
+            },
+            warnings: Vec::new(),
+        };
+        let options = ClientOptions {
+            scopes: ScopeSet::Apply,
+            ..fast_options()
+        };
+        OktaClient::new(&settings, options).expect("client")
+    }
+
+    #[tokio::test]
+    async fn oauth_token_is_reused_replaced_after_invalid_token_and_other_401s_are_not_retried() {
+        bounded(async {
+            let token = |t: &str| Canned::ok(format!(r#"{{"token_type":"Bearer","access_token":"{t}","expires_in":3600,"scope":"x"}}"#));
+            let server = script()
+                .route("POST", "/oauth2/v1/token", vec![token("AT_ONE_secret"), token("AT_TWO_secret")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![
+                        Canned::ok("[1]"),
+                        Canned::error(401, "E0000011", "Invalid token provided")
+                            .header("www-authenticate", r#"Bearer realm="IdP", error="invalid_token", error_description="The access token has expired.""#),
+                        Canned::ok("[2]"),
+                    ],
+                )
+                .route("GET", "/api/v1/mappings", vec![Canned::error(401, "E0000011", "Invalid token provided")])
+                .start()
+                .await;
+            let client = oauth_client(&server);
+            let first: Vec<u32> = client.get_all("/api/v1/apps").await.expect("first");
+            let second: Vec<u32> = client.get_all("/api/v1/apps").await.expect("refreshed");
+            assert_eq!((first, second), (vec![1], vec![2]));
+            // A 401 without `invalid_token` (an org without the mappings feature) is final.
+            let e = client.get_all::<u32>("/api/v1/mappings").await.expect_err("401");
+            assert_eq!(e.status(), Some(401));
+            let requests = server.requests();
+            let targets: Vec<_> = requests.iter().map(|r| format!("{} {}", r.method, r.path())).collect();
+            assert_eq!(
+                targets,
+                vec![
+                    "POST /oauth2/v1/token",
+                    "GET /api/v1/apps",
+                    "GET /api/v1/apps",
+                    "POST /oauth2/v1/token",
+                    "GET /api/v1/apps",
+                    "GET /api/v1/mappings",
+                ]
+            );
+            let form = &requests[0].body;
+            assert!(form.contains("grant_type=client_credentials"), "{form}");
+            assert!(form.contains("okta.apps.manage"), "apply scopes: {form}");
+            assert!(form.contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"), "{form}");
+            assert_eq!(requests[1].header("authorization"), Some("Bearer AT_ONE_secret"));
+            assert_eq!(requests[4].header("authorization"), Some("Bearer AT_TWO_secret"));
+            assert_eq!(requests[5].header("authorization"), Some("Bearer AT_TWO_secret"));
+            assert!(requests.iter().all(|r| r.header("dpop").is_none()));
+            let shown = format!("{e} {e:?} {} {client:?}", e.hint().unwrap_or_default());
+            assert!(!shown.contains("AT_TWO_secret") && !shown.contains("eyJ"), "{shown}");
         })
         .await;
     }

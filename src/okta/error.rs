@@ -19,6 +19,10 @@ pub struct ApiError {
     pub method: String,
     /// The full request URL (it never holds credentials).
     pub url: String,
+    /// The request was authenticated with an OAuth access token (not an API token).
+    pub oauth: bool,
+    /// The `error` of a `WWW-Authenticate` challenge, e.g. `insufficient_scope`.
+    pub challenge_error: Option<String>,
 }
 
 impl fmt::Display for ApiError {
@@ -36,6 +40,34 @@ impl fmt::Display for ApiError {
             write!(f, ": {cause}")?;
         }
         Ok(())
+    }
+}
+
+/// The token endpoint's refusal of an access token (an OAuth error answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRefusal {
+    pub status: u16,
+    /// The OAuth `error`, e.g. `invalid_client`.
+    pub error: String,
+    /// The OAuth `error_description`, shortened.
+    pub description: Option<String>,
+    pub request_id: Option<String>,
+    pub client_id: String,
+    pub kid: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "okta refused an access token to the service app `{}`: `{}`",
+            self.client_id, self.error
+        )?;
+        if let Some(description) = &self.description {
+            write!(f, " ({description})")?;
+        }
+        write_request_id(f, self.request_id.as_deref())
     }
 }
 
@@ -80,6 +112,10 @@ pub enum OktaError {
     /// A plain-http org URL that is not loopback.
     #[error("refusing the insecure org url `{url}`: only `https://` is allowed (or `http://` on loopback)")]
     InsecureUrl { url: String },
+
+    /// The org's token endpoint refused the service app an access token.
+    #[error("{0}")]
+    TokenRequest(Box<TokenRefusal>),
 
     /// Missing or invalid connection settings.
     #[error("{message}")]
@@ -132,6 +168,7 @@ impl OktaError {
             OktaError::Api(api) => api.request_id.as_deref(),
             OktaError::Decode { request_id, .. }
             | OktaError::RateLimitExhausted { request_id, .. } => request_id.as_deref(),
+            OktaError::TokenRequest(refusal) => refusal.request_id.as_deref(),
             _ => None,
         }
     }
@@ -156,6 +193,13 @@ impl OktaError {
                 Some("use the org's `https://` url, e.g. `https://acme.okta.com`".to_string())
             }
             OktaError::Config { hint, .. } => hint.clone(),
+            OktaError::TokenRequest(r) => token_hint(
+                &r.error,
+                r.description.as_deref(),
+                &r.client_id,
+                r.kid.as_deref(),
+                &r.scopes,
+            ),
             OktaError::Decode { .. } => Some(
                 "okta's answer was not what this endpoint returns: retry; if it happens again, \
                  check for a proxy rewriting responses, or report it to okta support with the \
@@ -166,9 +210,78 @@ impl OktaError {
     }
 }
 
+/// The fix for a refused token request, from the OAuth `error` and its description.
+fn token_hint(
+    error: &str,
+    description: Option<&str>,
+    client_id: &str,
+    kid: Option<&str>,
+    scopes: &[String],
+) -> Option<String> {
+    let description = description.unwrap_or_default().to_ascii_lowercase();
+    let clock =
+        "check this machine's clock: it must be within a minute of the real time (enable NTP)";
+    let hint = match error {
+        "invalid_client" if description.contains("kid") => match kid {
+            Some(kid) => format!(
+                "OKTA_CLIENT_KID `{kid}` is not the KID of a public key of the service app `{client_id}`: copy the KID shown under General > Public keys in the app"
+            ),
+            None => format!(
+                "the service app `{client_id}` has several public keys: set OKTA_CLIENT_KID to the KID shown under General > Public keys"
+            ),
+        },
+        "invalid_client" if description.contains("signature") => format!(
+            "OKTA_CLIENT_PRIVATEKEY does not match a public key of the service app `{client_id}`{}: add this key's public key under General > Public keys, or use the private key that belongs to the registered one",
+            kid.map(|k| format!(" with KID `{k}`")).unwrap_or_default()
+        ),
+        "invalid_client"
+            if description.contains("expired")
+                || description.contains("future")
+                || description.contains("issued") =>
+        {
+            format!("the client assertion was signed at a time okta does not accept: {clock}")
+        }
+        "invalid_client" => format!(
+            "check OKTA_CLIENT_CLIENTID `{client_id}`: it must be the client id of an API Services app whose client authentication is `Public key / Private key`"
+        ),
+        "invalid_scope" => format!(
+            "grant the scopes `{}` to the service app (its Okta API Scopes tab), or set OKTA_CLIENT_SCOPES to scopes it was granted; plan needs the `.read` scopes, apply the `.manage` ones too",
+            scopes.join(" ")
+        ),
+        "invalid_dpop_proof" | "use_dpop_nonce" => format!(
+            "the org requires DPoP and refused ouguard's proof: {clock}; otherwise report it (as a workaround, turn off the app's `Require Demonstrating Proof of Possession (DPoP) header in token requests`)"
+        ),
+        "http 429" => "the org's rate limit for token requests is used up: wait a minute and retry".to_string(),
+        e if e.starts_with("http 5") => "okta's token endpoint is failing: retry in a moment".to_string(),
+        "unauthorized_client" | "unsupported_grant_type" => format!(
+            "the app `{client_id}` may not use the client credentials grant: use an API Services app"
+        ),
+        _ => return None,
+    };
+    Some(hint)
+}
+
 fn api_hint(api: &ApiError) -> Option<String> {
     let path = path_of(&api.url);
     match api.status {
+        401 if api.oauth => Some(
+            "okta refused the service app's access token: run again; if it persists, check that the service app is active and was granted its scopes"
+                .to_string(),
+        ),
+        403 if api.oauth => {
+            let write = api.method != "GET";
+            let scope = required_scope(path, write);
+            if api.challenge_error.as_deref() == Some("insufficient_scope") {
+                Some(format!(
+                    "the access token lacks the `{scope}` scope: grant it to the service app (Okta API Scopes tab) and include it in OKTA_CLIENT_SCOPES if you set that"
+                ))
+            } else {
+                Some(format!(
+                    "the service app needs an admin role that allows `{scope}`: assign it the {} role (Admin roles tab of the app)",
+                    if write { "Application Administrator (or Super Administrator)" } else { "Read-only Administrator" }
+                ))
+            }
+        }
         401 => Some(
             "the API token is invalid, expired or revoked: create a new one under Security > API > Tokens and set OKTA_CLIENT_TOKEN"
                 .to_string(),
@@ -248,6 +361,8 @@ mod tests {
             request_id: Some("abc".into()),
             method: method.into(),
             url: url.into(),
+            oauth: false,
+            challenge_error: None,
         }))
     }
 

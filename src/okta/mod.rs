@@ -3,7 +3,10 @@
 //! `crate::state` types at its edge. Nothing outside this module sees a wire type or reqwest.
 
 mod client;
+mod dpop;
 mod error;
+mod keys;
+mod oauth;
 mod ratelimit;
 mod reader;
 mod settings;
@@ -13,7 +16,8 @@ mod wire;
 mod writes;
 
 pub use client::{ClientOptions, ClientStats, OktaClient};
-pub use error::{ApiError, OktaError};
+pub use error::{ApiError, OktaError, TokenRefusal};
+pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
 pub use settings::{
     normalize_org_url, resolve_connection_settings, ConnectionFlags, ConnectionSettings,

@@ -56,7 +56,7 @@ pub struct ConnectionFlags {
 pub enum Credentials {
     /// `Authorization: SSWS <token>`.
     ApiToken(Secret),
-    /// OAuth 2.0 service app with `private_key_jwt` (not implemented yet: the client refuses it).
+    /// OAuth 2.0 service app with `private_key_jwt` (and DPoP when the org requires it).
     PrivateKey {
         client_id: String,
         kid: Option<String>,
@@ -215,6 +215,12 @@ pub fn resolve_connection_settings(
             .ok_or_else(|| {
                 OktaError::config("authorization mode `PrivateKey` needs OKTA_CLIENT_PRIVATEKEY")
             })?;
+        let key_text = private_key.expose().trim();
+        if !key_text.contains("-----BEGIN") {
+            if let Some(warning) = world_readable_warning(Path::new(key_text)) {
+                warnings.push(warning);
+            }
+        }
         Credentials::PrivateKey {
             client_id,
             kid,
@@ -660,6 +666,29 @@ mod tests {
             s.warnings
         );
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        // A private key file named by the settings is checked as well.
+        let key = home.path().join("key.pem");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----").expect("write");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let key_env = env_of(&[
+            ("OKTA_CLIENT_AUTHORIZATIONMODE", "PrivateKey"),
+            ("OKTA_CLIENT_CLIENTID", "0oa1"),
+            ("OKTA_CLIENT_PRIVATEKEY", key.to_str().unwrap_or_default()),
+        ]);
+        let s = resolve_connection_settings(
+            &ConnectionFlags::default(),
+            &key_env,
+            Some(home.path()),
+            None,
+        )
+        .expect("resolves");
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.contains("key.pem") && w.contains("chmod 600")),
+            "{:?}",
+            s.warnings
+        );
         let s = resolve_connection_settings(
             &ConnectionFlags::default(),
             &env_of(&[]),

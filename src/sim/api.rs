@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::auth::Scope;
+use super::auth::{Principal, Scope};
 use super::errors::ApiError;
 use super::ids::timestamp;
 use super::server::{lock, RequestContext, Shared};
@@ -79,10 +79,17 @@ where
 }
 
 fn require(ctx: &RequestContext, scope: Scope) -> Result<(), ApiError> {
-    if ctx.principal.grants(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
+    match &ctx.principal {
+        p if p.grants(scope) => Ok(()),
+        Principal::OAuth { dpop, .. } => {
+            let path = ctx
+                .path_and_query
+                .split('?')
+                .next()
+                .unwrap_or(&ctx.path_and_query);
+            Err(ApiError::insufficient_scope(scope.as_str(), *dpop, path))
+        }
+        Principal::ApiToken => Err(ApiError::forbidden()),
     }
 }
 

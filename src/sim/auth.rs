@@ -1,8 +1,12 @@
-//! Who is calling the simulated org, and what each route needs. SSWS API tokens today; the
-//! `Principal`/`Scope` split is there so OAuth 2.0 bearer and DPoP tokens with scope
-//! enforcement can be added without touching the routes. Never logs or echoes a token.
+//! Who is calling the simulated org, and what each route needs: SSWS API tokens, and
+//! OAuth 2.0 access tokens (Bearer or DPoP) issued by `oauth::AuthorizationServer`, limited
+//! to their scopes. Never logs or echoes a token.
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
+
+use super::oauth::{AuthorizationServer, TokenFailure};
 
 /// An OAuth scope an Okta management endpoint requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,6 +33,21 @@ impl Scope {
         }
     }
 
+    /// The scope named `name`, if the simulator knows it.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Scope> {
+        [
+            Scope::AppsRead,
+            Scope::AppsManage,
+            Scope::ProfileMappingsRead,
+            Scope::ProfileMappingsManage,
+            Scope::UserTypesRead,
+            Scope::LogsRead,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     /// `true` when holding `self` also grants `other` (a `.manage` scope implies `.read`).
     #[must_use]
     pub fn implies(self, other: Scope) -> bool {
@@ -46,8 +65,8 @@ impl Scope {
 pub enum Principal {
     /// `Authorization: SSWS <token>`: an API token acts as its admin, with every scope.
     ApiToken,
-    /// An OAuth 2.0 access token (not issued by the simulator yet), limited to its scopes.
-    OAuth { scopes: Vec<Scope> },
+    /// An OAuth 2.0 access token, limited to its scopes; `dpop` when DPoP-bound.
+    OAuth { scopes: Vec<Scope>, dpop: bool },
 }
 
 impl Principal {
@@ -56,32 +75,54 @@ impl Principal {
     pub fn grants(&self, scope: Scope) -> bool {
         match self {
             Principal::ApiToken => true,
-            Principal::OAuth { scopes } => scopes.iter().any(|s| s.implies(scope)),
+            Principal::OAuth { scopes, .. } => scopes.iter().any(|s| s.implies(scope)),
         }
     }
 }
 
 /// Why a request was not authenticated (every case answers 401 `E0000011`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthFailure {
     Missing,
     Invalid,
+    /// An OAuth token or its DPoP proof was refused; `scheme` is the one the caller used.
+    OAuth {
+        scheme: String,
+        failure: TokenFailure,
+    },
 }
 
 /// The credentials the simulated org accepts.
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     api_token: String,
+    oauth: Option<Arc<AuthorizationServer>>,
 }
 
 impl Authenticator {
     #[must_use]
     pub fn new(api_token: String) -> Authenticator {
-        Authenticator { api_token }
+        Authenticator {
+            api_token,
+            oauth: None,
+        }
     }
 
-    /// Checks the `Authorization` header.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthFailure> {
+    /// Also accepts the access tokens of `server`.
+    #[must_use]
+    pub(crate) fn with_oauth(mut self, server: Arc<AuthorizationServer>) -> Authenticator {
+        self.oauth = Some(server);
+        self
+    }
+
+    /// Checks the `Authorization` header of `method url` (`url` without the query, for DPoP's
+    /// `htu`).
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        url: &str,
+    ) -> Result<Principal, AuthFailure> {
         let value = headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or(AuthFailure::Missing)?
@@ -98,6 +139,21 @@ impl Authenticator {
             if constant_time_eq(credential.as_bytes(), self.api_token.as_bytes()) {
                 return Ok(Principal::ApiToken);
             }
+        }
+        let (scheme, credential) = value.split_once(' ').ok_or(AuthFailure::Invalid)?;
+        let oauth_scheme =
+            scheme.eq_ignore_ascii_case("Bearer") || scheme.eq_ignore_ascii_case("DPoP");
+        if let (true, Some(server)) = (oauth_scheme, &self.oauth) {
+            return server
+                .authenticate(scheme, credential.trim(), headers, method, url)
+                .map(|scopes| Principal::OAuth {
+                    scopes,
+                    dpop: scheme.eq_ignore_ascii_case("DPoP"),
+                })
+                .map_err(|failure| AuthFailure::OAuth {
+                    scheme: scheme.to_string(),
+                    failure,
+                });
         }
         Err(AuthFailure::Invalid)
     }
@@ -125,19 +181,19 @@ mod tests {
     fn ssws_token_is_checked() {
         let auth = Authenticator::new("abc".into());
         assert_eq!(
-            auth.authenticate(&headers("SSWS abc")),
+            auth.authenticate(&headers("SSWS abc"), "GET", "u"),
             Ok(Principal::ApiToken)
         );
         assert_eq!(
-            auth.authenticate(&headers("SSWS abd")),
+            auth.authenticate(&headers("SSWS abd"), "GET", "u"),
             Err(AuthFailure::Invalid)
         );
         assert_eq!(
-            auth.authenticate(&headers("Bearer abc")),
+            auth.authenticate(&headers("Bearer abc"), "GET", "u"),
             Err(AuthFailure::Invalid)
         );
         assert_eq!(
-            auth.authenticate(&HeaderMap::new()),
+            auth.authenticate(&HeaderMap::new(), "GET", "u"),
             Err(AuthFailure::Missing)
         );
     }
@@ -146,6 +202,7 @@ mod tests {
     fn oauth_scopes_are_enforced() {
         let p = Principal::OAuth {
             scopes: vec![Scope::AppsManage],
+            dpop: false,
         };
         assert!(p.grants(Scope::AppsRead));
         assert!(!p.grants(Scope::LogsRead));

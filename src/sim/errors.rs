@@ -16,6 +16,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub summary: String,
     pub causes: Vec<String>,
+    /// A `WWW-Authenticate` challenge to send along (OAuth callers).
+    pub www_authenticate: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +29,7 @@ impl ApiError {
             code: "E0000001",
             summary: format!("Api validation failed: {what}"),
             causes,
+            www_authenticate: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl ApiError {
             code: "E0000011",
             summary: "Invalid token provided".into(),
             causes: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -49,6 +53,34 @@ impl ApiError {
             code: "E0000006",
             summary: "You do not have permission to perform the requested action".into(),
             causes: Vec::new(),
+            www_authenticate: None,
+        }
+    }
+
+    /// 403 `E0000006` for an OAuth token without `scope`, with Okta's
+    /// `insufficient_scope` challenge.
+    #[must_use]
+    pub fn insufficient_scope(scope: &str, dpop: bool, path: &str) -> ApiError {
+        let scheme = if dpop {
+            "DPoP algs=\"ES256 RS256\","
+        } else {
+            "Bearer realm=\"IdP\","
+        };
+        ApiError {
+            www_authenticate: Some(format!(
+                "{scheme} error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", resource=\"{path}\""
+            )),
+            causes: vec![format!("The access token does not contain the required scope `{scope}`.")],
+            ..ApiError::forbidden()
+        }
+    }
+
+    /// 401 `E0000011` with an OAuth challenge (and, for `use_dpop_nonce`, the nonce).
+    #[must_use]
+    pub fn oauth_unauthorized(challenge: String) -> ApiError {
+        ApiError {
+            www_authenticate: Some(challenge),
+            ..ApiError::invalid_token()
         }
     }
 
@@ -60,6 +92,7 @@ impl ApiError {
             code: "E0000007",
             summary: format!("Not found: Resource not found: {id} ({kind})"),
             causes: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -71,6 +104,7 @@ impl ApiError {
             code: "E0000022",
             summary: "The endpoint does not support the provided HTTP method".into(),
             causes: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -82,6 +116,7 @@ impl ApiError {
             code: "E0000047",
             summary: "API call exceeded rate limit due to too many requests.".into(),
             causes: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -97,6 +132,7 @@ impl ApiError {
             code: "E0000009",
             summary: "Internal Server Error".into(),
             causes: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -120,6 +156,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let mut resp = (self.status, Json(self.body())).into_response();
+        if let Some(challenge) = &self.www_authenticate {
+            if let Ok(v) = axum::http::HeaderValue::from_str(challenge) {
+                resp.headers_mut()
+                    .insert(axum::http::header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
     }
 }

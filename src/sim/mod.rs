@@ -25,6 +25,7 @@ mod errors;
 pub mod faults;
 pub mod generator;
 mod ids;
+pub mod oauth;
 pub mod provisioning;
 pub mod ratelimit;
 mod request_log;
@@ -47,10 +48,11 @@ use tokio::sync::{watch, Semaphore};
 
 pub use faults::{Fault, FaultKind, RequestMatcher, Trigger};
 pub use generator::{large_org, GeneratorParams};
+pub use oauth::OAuthClient;
 pub use provisioning::{AssignmentCheck, ProvisioningOutcome, ProvisioningReport};
 pub use ratelimit::EndpointFamily;
 pub use request_log::RecordedRequest;
-pub use serve::{load_seed, serve, SimServeOptions};
+pub use serve::{load_oauth_clients, load_seed, serve, SimServeOptions};
 pub use store::SeedError;
 
 use crate::state::OrgState;
@@ -85,6 +87,17 @@ pub struct SimConfig {
     pub faults: Vec<Fault>,
     /// Seed of the RNG behind fault rates and latency jitter.
     pub fault_seed: u64,
+    /// OAuth service apps that may get access tokens (`private_key_jwt`, optionally DPoP).
+    pub oauth_clients: Vec<OAuthClient>,
+    /// How long an access token is valid. Default an hour, like Okta's.
+    pub oauth_token_lifetime: Duration,
+    /// The `expires_in` the token endpoint announces; `None`: the real lifetime. Announce
+    /// more than `oauth_token_lifetime` to have tokens die before the client expects
+    /// (revocation, clock drift).
+    pub oauth_announced_expires_in: Option<u64>,
+    /// Seconds the authorization server's clock is ahead of this machine's (negative:
+    /// behind), to test assertions and proofs signed on a machine with a wrong clock.
+    pub oauth_clock_offset_seconds: i64,
 }
 
 impl Default for SimConfig {
@@ -103,6 +116,10 @@ impl Default for SimConfig {
             mappings_unavailable: false,
             faults: Vec::new(),
             fault_seed: 0,
+            oauth_clients: Vec::new(),
+            oauth_token_lifetime: Duration::from_secs(3600),
+            oauth_announced_expires_in: None,
+            oauth_clock_offset_seconds: 0,
         }
     }
 }
@@ -132,6 +149,12 @@ impl SimControl {
     #[must_use]
     pub fn token(&self) -> &str {
         &self.shared.token
+    }
+
+    /// Every OAuth access token issued so far (tests search output for them).
+    #[must_use]
+    pub fn oauth_access_tokens(&self) -> Vec<String> {
+        self.shared.oauth.issued_tokens()
     }
 
     /// The Okta API requests so far (not `/sim/` ones), oldest first; the last 10,000.
@@ -231,6 +254,12 @@ impl SimOrg {
         if !cfg.latency.is_zero() || !cfg.latency_jitter.is_zero() {
             faults.inject(Fault::latency(cfg.latency, cfg.latency_jitter));
         }
+        let oauth = Arc::new(oauth::AuthorizationServer::new(
+            cfg.oauth_clients.clone(),
+            cfg.oauth_token_lifetime,
+            cfg.oauth_announced_expires_in,
+            cfg.oauth_clock_offset_seconds,
+        ));
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Mutex::new(faults),
@@ -241,7 +270,8 @@ impl SimOrg {
             )),
             requests: Mutex::new(Vec::new()),
             seq: AtomicU64::new(0),
-            auth: auth::Authenticator::new(token.clone()),
+            auth: auth::Authenticator::new(token.clone()).with_oauth(Arc::clone(&oauth)),
+            oauth,
             token,
             mappings_unavailable: AtomicBool::new(cfg.mappings_unavailable),
             concurrency: cfg.concurrency_limit.map(|n| Arc::new(Semaphore::new(n))),

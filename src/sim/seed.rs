@@ -34,7 +34,6 @@ to = "OU=Marketing,OU=Users,DC=emea,DC=example,DC=com"
 
 const DEMO_STAMP: &str = "2026-11-01T09:00:00.000Z";
 
-
 /// An assignment of `name` (group id derived from the name) targeting `ou`.
 #[must_use]
 pub fn assignment(name: &str, ou: Option<&str>, priority: i64) -> GroupAssignment {

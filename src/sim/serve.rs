@@ -25,6 +25,8 @@ pub struct SimServeOptions {
     pub mappings_unavailable: bool,
     /// Allow listening on a non-loopback address.
     pub allow_remote: bool,
+    /// OAuth service apps that may get access tokens.
+    pub oauth_clients: Vec<super::OAuthClient>,
 }
 
 impl Default for SimServeOptions {
@@ -38,8 +40,21 @@ impl Default for SimServeOptions {
             concurrency_limit: None,
             mappings_unavailable: false,
             allow_remote: false,
+            oauth_clients: Vec::new(),
         }
     }
+}
+
+/// Reads `ouguard sim --oauth-clients FILE`: a JSON array of service apps.
+pub fn load_oauth_clients(path: &std::path::Path) -> anyhow::Result<Vec<super::OAuthClient>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not a JSON array of `{{client_id, jwks, scopes_granted, require_dpop}}`",
+            path.display()
+        )
+    })
 }
 
 /// Reads a seed file (`OrgState` JSON).
@@ -69,6 +84,7 @@ pub async fn serve(opts: SimServeOptions) -> anyhow::Result<()> {
         rate_limit_per_minute: opts.rate_limit,
         concurrency_limit: opts.concurrency_limit,
         mappings_unavailable: opts.mappings_unavailable,
+        oauth_clients: opts.oauth_clients.clone(),
         ..SimConfig::default()
     })
     .await?;
@@ -78,6 +94,17 @@ pub async fn serve(opts: SimServeOptions) -> anyhow::Result<()> {
     println!("  export OKTA_CLIENT_ORGURL={}", sim.url());
     println!("  export OKTA_CLIENT_TOKEN={}", sim.token());
     println!();
+    for client in &opts.oauth_clients {
+        println!(
+            "OAuth service app `{}`{}: OKTA_CLIENT_AUTHORIZATIONMODE=PrivateKey OKTA_CLIENT_CLIENTID={}",
+            client.client_id,
+            if client.require_dpop { " (DPoP required)" } else { "" },
+            client.client_id
+        );
+    }
+    if !opts.oauth_clients.is_empty() {
+        println!();
+    }
     println!(
         "Admin surface (not Okta): {}/sim  — Ctrl-C to stop.",
         sim.url()

@@ -22,10 +22,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 use tower::ServiceExt;
 
-use super::auth::{Authenticator, Principal};
+use super::auth::{AuthFailure, Authenticator, Principal};
 use super::errors::ApiError;
 use super::faults::{Disruption, FaultPlan};
 use super::ids::{request_id, timestamp};
+use super::oauth::{challenge, AuthorizationServer, TokenFailure};
 use super::ratelimit::{concurrency_refusal, EndpointFamily, RateLimitStatus, RateLimiter};
 use super::request_log::RecordedRequest;
 use super::store::Store;
@@ -55,6 +56,7 @@ pub(crate) struct Shared {
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub seq: AtomicU64,
     pub auth: Authenticator,
+    pub oauth: Arc<AuthorizationServer>,
     pub token: String,
     pub mappings_unavailable: AtomicBool,
     pub concurrency: Option<Arc<Semaphore>>,
@@ -179,7 +181,11 @@ async fn handle(
         }
     };
     if !body.is_empty() {
-        record.request_body = Some(String::from_utf8_lossy(&body).into_owned());
+        record.request_body = Some(if path == TOKEN_PATH {
+            redact_form(&body)
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        });
     }
 
     // Okta's concurrent-request limit: refuse at once, do not queue.
@@ -225,6 +231,17 @@ async fn handle(
         Some(Disruption::LostResponse) | None => {}
     }
 
+    if path == TOKEN_PATH {
+        let resp = if method == Method::POST {
+            shared
+                .oauth
+                .token(&parts.headers, &body, &format!("http://{host}"))
+        } else {
+            ApiError::method_not_allowed().into_response()
+        };
+        return finish(&shared, record, resp, &request_id, None, slow).await;
+    }
+
     let mut rate_status = None;
     if path.starts_with("/api/") {
         if let Some(family) = family {
@@ -237,10 +254,14 @@ async fn handle(
         }
     }
     let principal = if path.starts_with("/api/") {
-        match shared.auth.authenticate(&parts.headers) {
+        let htu = format!("http://{host}{path}");
+        match shared
+            .auth
+            .authenticate(&parts.headers, method.as_str(), &htu)
+        {
             Ok(p) => Some(p),
-            Err(_) => {
-                let resp = ApiError::invalid_token().into_response();
+            Err(failure) => {
+                let resp = unauthorized(&shared.oauth, failure);
                 return finish(&shared, record, resp, &request_id, rate_status, slow).await;
             }
         }
@@ -296,6 +317,45 @@ async fn cut_body_in_half(resp: Response<Body>) -> Response<Body> {
         .unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
     Response::from_parts(parts, Body::from(half))
+}
+
+/// The token endpoint of the org authorization server.
+const TOKEN_PATH: &str = "/oauth2/v1/token";
+
+/// A token request's form with the client assertion blanked (the log is served on `/sim/`).
+fn redact_form(body: &[u8]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(body) {
+        if k == "client_assertion" {
+            out.append_pair(&k, "[redacted]");
+        } else {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.finish()
+}
+
+/// 401 `E0000011`, with an OAuth challenge when an OAuth token or proof was refused.
+fn unauthorized(oauth: &AuthorizationServer, failure: AuthFailure) -> Response<Body> {
+    let AuthFailure::OAuth { scheme, failure } = failure else {
+        return ApiError::invalid_token().into_response();
+    };
+    let (error, description) = match failure {
+        TokenFailure::InvalidToken(d) => ("invalid_token", d),
+        TokenFailure::InvalidProof(d) => ("invalid_dpop_proof", d),
+        TokenFailure::UseNonce => (
+            "use_dpop_nonce",
+            "Resource server requires nonce in DPoP proof.",
+        ),
+    };
+    let mut resp =
+        ApiError::oauth_unauthorized(challenge(&scheme, error, description)).into_response();
+    if error == "use_dpop_nonce" {
+        if let Ok(v) = HeaderValue::from_str(oauth.nonce()) {
+            resp.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    resp
 }
 
 /// Adds Okta's headers, records the exchange and (for a slow-body fault) re-streams the body.

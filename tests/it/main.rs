@@ -3,6 +3,7 @@
 mod apply;
 mod cli;
 mod live;
+mod oauth;
 mod sim;
 mod sim_contract;
 mod support;
