@@ -35,16 +35,31 @@ fn parent(args: &[String]) {
     };
     let exe = std::env::current_exe().expect("the benchmark knows its own path");
     let dir = tempfile::tempdir().expect("a temporary folder");
-    println!("planning from a snapshot: {DIRECTORIES} directories, {} import OUs", DIRECTORIES * IMPORT_OUS_PER_DIRECTORY);
+    println!(
+        "planning from a snapshot: {DIRECTORIES} directories, {} import OUs",
+        DIRECTORIES * IMPORT_OUS_PER_DIRECTORY
+    );
     println!(
         "{:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>9}",
-        "assignments", "snapshot MB", "read ms", "eval ms", "plan ms", "render ms", "total ms", "peak RSS MB", "findings"
+        "assignments",
+        "snapshot MB",
+        "read ms",
+        "eval ms",
+        "plan ms",
+        "render ms",
+        "total ms",
+        "peak RSS MB",
+        "findings"
     );
     let mut previous: Option<(usize, f64)> = None;
     for size in sizes {
         let snapshot = dir.path().join(format!("org-{size}.json"));
         let status = Command::new(&exe)
-            .args(["--generate", &size.to_string(), snapshot.to_str().expect("utf-8 path")])
+            .args([
+                "--generate",
+                &size.to_string(),
+                snapshot.to_str().expect("utf-8 path"),
+            ])
             .status()
             .expect("the generator runs");
         assert!(status.success(), "generating {size} failed");
@@ -52,20 +67,31 @@ fn parent(args: &[String]) {
             .args(["--plan", snapshot.to_str().expect("utf-8 path")])
             .output()
             .expect("the measurement runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let line = String::from_utf8_lossy(&output.stdout);
-        let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        let fields: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
         let [read, eval, planning, render, total, rss, findings] = fields[..] else {
             panic!("unexpected child output: {line}");
         };
-        let mb = std::fs::metadata(&snapshot).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+        let mb = std::fs::metadata(&snapshot)
+            .map(|m| m.len() as f64 / 1e6)
+            .unwrap_or(0.0);
         println!(
             "{size:>12} {mb:>12.1} {read:>10.1} {eval:>10.1} {planning:>10.1} {render:>10.1} {total:>10.1} {rss:>12.1} {findings:>9}"
         );
         if let Some((prev_size, prev_total)) = previous {
             println!(
                 "{:>12} growth: {:.1}× the assignments took {:.1}× the time",
-                "", size as f64 / prev_size as f64, total / prev_total
+                "",
+                size as f64 / prev_size as f64,
+                total / prev_total
             );
         }
         previous = Some((size, total));

@@ -39,6 +39,7 @@ pub struct Hinted {
 }
 
 impl Hinted {
+    #[allow(clippy::new_ret_no_self)] // builds the `anyhow::Error` that carries it
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Hinted {
             message: message.into(),

@@ -490,6 +490,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a literal table reads best inline
     fn dn_mapping_rules_table() {
         let cases: &[(&[(&str, Option<&str>)], usize)] = &[
             (&[("dn", Some("user.dn"))], 1),

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 use url::Url;
 
 use super::error::{ApiError, OktaError};
 use super::ratelimit::{self, Admission, InFlight, RateHeaders, RateLimiter};
 use super::settings::{ConnectionSettings, Credentials};
+use super::slots::{Slot, Slots};
 use super::wire::ErrorBody;
 
 /// Tunables of the client. `Default` is what a real run uses; tests shrink the waits.
@@ -24,7 +24,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Whole-request timeout (connect, send, and read the body).
     pub request_timeout: Duration,
-    /// Requests in flight at once, across all endpoint families.
+    /// Requests in flight at once, across all endpoint families. The default, 12, stays under
+    /// a concurrent-request limit of 15 with room for the org's other clients; going over
+    /// the org's limit only earns 429s.
     pub max_concurrency: usize,
     /// Tries of a read (GET) on a 5xx or a transport error, the first included.
     pub read_attempts: u32,
@@ -44,7 +46,7 @@ impl Default for ClientOptions {
         ClientOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
-            max_concurrency: 8,
+            max_concurrency: 12,
             read_attempts: 4,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
@@ -92,7 +94,7 @@ struct Inner {
     org_url_text: String,
     authorization: HeaderValue,
     options: ClientOptions,
-    semaphore: Semaphore,
+    slots: Slots,
     limiter: RateLimiter,
     counters: Counters,
 }
@@ -173,7 +175,7 @@ impl OktaClient {
                 org_url,
                 org_url_text: settings.org_url.clone(),
                 authorization,
-                semaphore: Semaphore::new(options.max_concurrency.max(1)),
+                slots: Slots::new(options.max_concurrency),
                 limiter: RateLimiter::new(options.reset_padding, options.max_reset_wait),
                 counters: Counters::default(),
                 options,
@@ -226,6 +228,8 @@ impl OktaClient {
         let mut url = self.url(path_and_query)?;
         let mut items = Vec::new();
         let mut visited = HashSet::new();
+        // Later pages go first: the longest list is the chain a whole read waits for.
+        let mut page: u32 = 0;
         loop {
             if !visited.insert(url.to_string()) {
                 return Err(OktaError::Decode {
@@ -235,9 +239,12 @@ impl OktaClient {
                     detail: "the `next` link points back to a page already read".into(),
                 });
             }
-            let reply = self.send(Method::GET, url.clone(), None).await?;
-            let page: Vec<T> = decode(&reply)?;
-            items.extend(page);
+            let reply = self
+                .send_with_priority(Method::GET, url.clone(), None, page)
+                .await?;
+            page = page.saturating_add(1);
+            let listed: Vec<T> = decode(&reply)?;
+            items.extend(listed);
             match next_link(&reply.headers) {
                 None => return Ok(items),
                 Some(next) => url = self.follow(&reply, &next)?,
@@ -279,14 +286,27 @@ impl OktaClient {
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, OktaError> {
+        self.send_with_priority(method, url, body, 0).await
+    }
+
+    /// [`Self::send`], waiting for a slot with `priority` (higher goes first).
+    async fn send_with_priority(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        priority: u32,
+    ) -> Result<Reply, OktaError> {
         let options = &self.inner.options;
         let is_read = method == Method::GET || method == Method::HEAD;
-        let family = ratelimit::endpoint_family(method.as_str(), url.path());
+        let family = ratelimit::endpoint_family(url.path());
         let mut failed_attempts: u32 = 0;
         let mut resend: Option<Resend> = None;
         loop {
-            let in_flight = self.admit(&family).await;
-            let answer = match self.exchange(&method, &url, body, resend.as_ref()).await {
+            let (slot, in_flight) = self.admit(&family, priority).await;
+            let exchanged = self.exchange(&method, &url, body, resend.as_ref()).await;
+            drop(slot);
+            let answer = match exchanged {
                 Ok(answer) => answer,
                 Err(error) => {
                     drop(in_flight);
@@ -345,12 +365,17 @@ impl OktaClient {
         }
     }
 
-    /// Waits until the family's budget allows one more request in flight.
-    async fn admit(&self, family: &str) -> InFlight {
+    /// Waits for a slot, then until the family's budget allows one more request in flight.
+    /// The budget is asked only while holding a slot, so requests queued for a slot are not
+    /// counted against a window they have not reached; a request that must wait for the
+    /// window gives its slot back meanwhile.
+    async fn admit(&self, family: &str, priority: u32) -> (Slot<'_>, InFlight) {
         loop {
+            let slot = self.inner.slots.acquire(priority).await;
             match self.inner.limiter.try_start(family) {
-                Admission::Go(guard) => return guard,
+                Admission::Go(guard) => return (slot, guard),
                 Admission::Wait(wait) => {
+                    drop(slot);
                     bump(&self.inner.counters.paced);
                     tracing::trace!(family = %family, wait_ms = wait.as_millis(), "pacing: waiting for the rate-limit reset");
                     tokio::time::sleep(wait).await;
@@ -359,7 +384,7 @@ impl OktaClient {
         }
     }
 
-    /// One HTTP exchange under the concurrency bound, logged at debug level.
+    /// One HTTP exchange (the caller holds a slot), logged at debug level.
     async fn exchange(
         &self,
         method: &Method,
@@ -385,7 +410,6 @@ impl OktaClient {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
         };
-        let permit = inner.semaphore.acquire().await.ok();
         bump(&inner.counters.requests);
         let started = Instant::now();
         let outcome = async {
@@ -396,7 +420,6 @@ impl OktaClient {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
-        drop(permit);
         let elapsed_ms = started.elapsed().as_millis();
         match outcome {
             Ok((status, headers, body)) => {
@@ -741,7 +764,9 @@ mod http_tests {
                 )
                 .start()
                 .await;
-            // The real arithmetic: wait = Reset − Date (1 s) + the default 1 s padding.
+            // The real arithmetic: wait = Reset − now + the default 1 s padding, where the
+            // reset is the next whole second after `Date` and now is `Date` refined by the
+            // (agreeing) local clock: between 1 s and 2 s.
             let options = ClientOptions {
                 reset_padding: ClientOptions::default().reset_padding,
                 ..fast_options()
@@ -755,7 +780,7 @@ mod http_tests {
             let waited = started.elapsed();
             assert_eq!(items, vec![1, 2]);
             assert!(
-                waited >= Duration::from_millis(1900),
+                waited >= Duration::from_millis(1000),
                 "waited only {waited:?}"
             );
             assert!(waited < Duration::from_secs(5), "waited {waited:?}");
@@ -1162,7 +1187,7 @@ mod http_tests {
             while let Some(done) = tasks.join_next().await {
                 assert!(matches!(done, Ok(Ok(()))));
             }
-            assert_eq!(client.inner.semaphore.available_permits(), 2);
+            assert_eq!(client.inner.slots.free(), 2);
             assert_eq!(server.requests().len(), 6);
         })
         .await;

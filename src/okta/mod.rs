@@ -7,6 +7,7 @@ mod error;
 mod ratelimit;
 mod reader;
 mod settings;
+mod slots;
 #[cfg(test)]
 mod test_server;
 mod wire;

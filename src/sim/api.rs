@@ -278,7 +278,7 @@ async fn list_apps(
         .apps
         .iter()
         .filter(|app| {
-            filter.as_ref().map_or(true, |terms| {
+            filter.as_ref().is_none_or(|terms| {
                 terms.iter().all(|(attr, value)| match attr.as_str() {
                     "name" => app.name == *value,
                     "id" => app.id == *value,
@@ -287,7 +287,7 @@ async fn list_apps(
             })
         })
         .filter(|app| {
-            q.as_deref().map_or(true, |q| {
+            q.as_deref().is_none_or(|q| {
                 app.name.to_lowercase().starts_with(q) || app.label.to_lowercase().starts_with(q)
             })
         })
@@ -361,9 +361,8 @@ async fn list_app_groups(
     let assignments: Vec<&StoredAssignment> = assignments
         .into_iter()
         .filter(|a| {
-            q.as_deref().map_or(true, |q| {
-                store.group_name(&a.group_id).to_lowercase().starts_with(q)
-            })
+            q.as_deref()
+                .is_none_or(|q| store.group_name(&a.group_id).to_lowercase().starts_with(q))
         })
         .collect();
     let (page, next) = paginate(&assignments, query.get("after"), limit, |a| {
@@ -731,8 +730,8 @@ async fn list_mappings(
     let mut mappings: Vec<_> = store
         .mappings
         .iter()
-        .filter(|m| query.get("sourceId").map_or(true, |s| m.source.id == s))
-        .filter(|m| query.get("targetId").map_or(true, |t| m.target.id == t))
+        .filter(|m| query.get("sourceId").is_none_or(|s| m.source.id == s))
+        .filter(|m| query.get("targetId").is_none_or(|t| m.target.id == t))
         .collect();
     mappings.sort_by(|a, b| a.id.cmp(&b.id));
     // `after` is a mapping id: everything sorting after it.
@@ -1026,7 +1025,7 @@ async fn list_logs(
         .filter(|e| {
             event_type_filter
                 .as_deref()
-                .map_or(true, |t| e.event_type == t)
+                .is_none_or(|t| e.event_type == t)
         })
         .filter(|e| {
             let haystack = format!(

@@ -94,7 +94,7 @@ impl WriteClock {
     pub fn observe(&mut self, stamp: &str) {
         if let Ok(parsed) = DateTime::parse_from_rfc3339(stamp) {
             let parsed = parsed.with_timezone(&Utc);
-            if self.last.map_or(true, |last| parsed > last) {
+            if self.last.is_none_or(|last| parsed > last) {
                 self.last = Some(parsed);
             }
         }

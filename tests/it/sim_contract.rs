@@ -83,7 +83,7 @@ impl Spec {
                     a == b
                 }
             });
-            if matches && best.map_or(true, |(l, _, _)| literal > l) {
+            if matches && best.is_none_or(|(l, _, _)| literal > l) {
                 best = Some((literal, template, item));
             }
         }
