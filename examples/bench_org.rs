@@ -489,6 +489,13 @@ fn parent(args: &[String]) {
                     )
                 };
                 let log = sim.requests();
+                if let Ok(path) = std::env::var("BENCH_ORG_REQUEST_LOG") {
+                    let lines: Vec<String> = log
+                        .iter()
+                        .map(|r| format!("{} {} {} {:?}", r.timestamp, r.method, r.path, r.status))
+                        .collect();
+                    let _ = std::fs::write(format!("{path}.{}", scenario.name), lines.join("\n"));
+                }
                 Row {
                     scenario: scenario.name.to_string(),
                     limit: scenario.limit,

@@ -2,7 +2,9 @@
 //! by priority, then in arrival order. The client gives a list's later pages a priority that
 //! grows with the page number, so the longest chain of one-after-another requests (the
 //! biggest directory's pages) is not queued behind many short ones, and a whole read takes
-//! about as long as that chain. Must not know HTTP or rate limits.
+//! about as long as that chain. A few slots are kept for requests deep in such a chain
+//! (priority [`DEEP`] and up), so they never wait for the burst of first pages to drain.
+//! Must not know HTTP or rate limits.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -16,9 +18,14 @@ pub(crate) struct Slots {
     state: Mutex<State>,
 }
 
+/// Priority from which a request may use the reserved slots: the third page of a list on.
+pub(crate) const DEEP: u32 = 2;
+
 #[derive(Debug)]
 struct State {
     free: usize,
+    /// Slots only requests of priority `DEEP` and up may take.
+    reserve: usize,
     arrivals: u64,
     waiting: BinaryHeap<Waiter>,
 }
@@ -79,11 +86,21 @@ impl Drop for Pending<'_> {
     }
 }
 
+impl State {
+    fn may_take(&self, priority: u32) -> bool {
+        let kept = if priority >= DEEP { 0 } else { self.reserve };
+        self.free > kept
+    }
+}
+
 impl Slots {
+    /// `count` slots, of which one in six (none below six) is kept for deep requests.
     pub(crate) fn new(count: usize) -> Slots {
+        let count = count.max(1);
         Slots {
             state: Mutex::new(State {
-                free: count.max(1),
+                free: count,
+                reserve: count / 6,
                 arrivals: 0,
                 waiting: BinaryHeap::new(),
             }),
@@ -94,7 +111,8 @@ impl Slots {
     pub(crate) async fn acquire(&self, priority: u32) -> Slot<'_> {
         let receiver = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.free > 0 && state.waiting.is_empty() {
+            let ahead = state.waiting.peek().is_some_and(|w| w.priority >= priority);
+            if !ahead && state.may_take(priority) {
                 state.free -= 1;
                 return Slot { slots: self };
             }
@@ -130,15 +148,21 @@ impl Slots {
             .free
     }
 
-    /// Hands the slot to the best waiter still waiting, or frees it.
+    /// Frees the slot and hands free slots to the best waiters that may take them.
     fn release(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(waiter) = state.waiting.pop() {
+        state.free += 1;
+        while let Some(best) = state.waiting.peek() {
+            if !state.may_take(best.priority) {
+                break;
+            }
+            let Some(waiter) = state.waiting.pop() else {
+                break;
+            };
             if waiter.wake.send(()).is_ok() {
-                return;
+                state.free -= 1;
             }
         }
-        state.free += 1;
     }
 }
 
@@ -170,6 +194,23 @@ mod tests {
             task.await.expect("joins");
         }
         assert_eq!(*order.lock().expect("lock"), ["b", "d", "a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn deep_requests_find_a_reserved_slot() {
+        let slots = Slots::new(6);
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            held.push(slots.acquire(0).await);
+        }
+        // One slot left, kept for deep requests: a first page waits, a deep page goes.
+        let first_page = tokio::time::timeout(Duration::from_millis(20), slots.acquire(0)).await;
+        assert!(
+            first_page.is_err(),
+            "the reserved slot is not for first pages"
+        );
+        let deep = tokio::time::timeout(Duration::from_secs(5), slots.acquire(DEEP)).await;
+        assert!(deep.is_ok(), "a deep request takes the reserved slot");
     }
 
     #[tokio::test]
