@@ -86,8 +86,8 @@ pub struct ConnectionArgs {
     /// API token (prefer `OKTA_CLIENT_TOKEN`: flags can be seen in the process list).
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Requests in flight at most.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// Requests in flight at most (stay under the org's concurrent-request limit).
+    #[arg(long, value_name = "N", default_value_t = 12)]
     pub concurrency: usize,
 }
 

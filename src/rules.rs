@@ -494,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity)] // a literal table reads best inline
     fn dn_mapping_rules_table() {
         type Properties<'a> = &'a [(&'a str, Option<&'a str>)];
         let cases: &[(Properties, usize)] = &[

@@ -10,6 +10,7 @@ mod oauth;
 mod ratelimit;
 mod reader;
 mod settings;
+mod slots;
 #[cfg(test)]
 mod test_server;
 mod wire;

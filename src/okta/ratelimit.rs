@@ -2,10 +2,17 @@
 //! in flight, and when to wait so a normal run never meets a 429. Also the backoff schedule.
 //! Must not send requests or sleep by itself: the client asks and sleeps.
 //!
-//! An endpoint family is the method plus the path with every id segment replaced by `{id}`,
-//! e.g. `GET /api/v1/apps/{id}/groups`. A segment is an id when it contains an ASCII digit
-//! (Okta ids always do: `0oa…`, `00g…`, `prm…`), except the API version segment `v1`. This is
-//! finer than Okta's own buckets, never coarser in a way that would mix two buckets' counters.
+//! An endpoint family is the path with every id segment replaced by `{id}`, e.g.
+//! `/api/v1/apps/{id}/groups`, whatever the method. A segment is an id when it contains an
+//! ASCII digit (Okta ids always do: `0oa…`, `00g…`, `prm…`), except the API version segment
+//! `v1`. Okta counts most buckets across methods (a GET and a PUT of one group assignment
+//! spend the same budget), so the method is left out: a family split by method would let
+//! the GETs and the PUTs each spend the whole remaining budget, and meet 429s.
+//!
+//! Pacing is exact: requests go out freely while the last known `Remaining` covers the
+//! requests in flight; only when the window is spent does the family wait, until the
+//! reported reset plus the padding, measured with the local clock's sub-second precision
+//! when it agrees with the response's `Date`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,10 +20,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 
-/// `GET /api/v1/apps/{id}/groups` for `GET /api/v1/apps/0oa1/groups`.
-pub(crate) fn endpoint_family(method: &str, path: &str) -> String {
-    let template: Vec<&str> = path
-        .split('/')
+/// `/api/v1/apps/{id}/groups/{id}` for `/api/v1/apps/0oa1/groups/00g2`.
+pub(crate) fn endpoint_family(path: &str) -> String {
+    path.split('/')
         .map(|segment| {
             let is_version = segment.len() <= 3 && segment.starts_with('v');
             if !is_version && segment.bytes().any(|b| b.is_ascii_digit()) {
@@ -25,8 +31,8 @@ pub(crate) fn endpoint_family(method: &str, path: &str) -> String {
                 segment
             }
         })
-        .collect();
-    format!("{method} {}", template.join("/"))
+        .collect::<Vec<&str>>()
+        .join("/")
 }
 
 /// What one response said about its family's budget.
@@ -60,21 +66,32 @@ pub(crate) fn date_epoch(headers: &HeaderMap) -> Option<u64> {
     u64::try_from(date.timestamp()).ok()
 }
 
-/// How long to wait until the family's window resets: `reset − Date` (the server's clock,
-/// so a skewed local clock does not matter) plus `padding`, capped at `max`. Without a
-/// `Date`, the local clock stands in for it.
+/// How long to wait until the family's window resets: `reset − now` plus `padding`, capped
+/// at `max`. `now` is the server's clock: the response's `Date` (whole seconds, so up to a
+/// second early), refined by the local clock when that lies within the same second, so a
+/// skewed local clock never shortens the wait and an agreeing one does not add a second.
+/// Without a `Date`, the local clock stands in for it.
 pub(crate) fn wait_until_reset(
     reset_epoch: u64,
     date_epoch: Option<u64>,
     padding: Duration,
     max: Duration,
 ) -> Duration {
-    let now = date_epoch.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    });
-    let until_reset = Duration::from_secs(reset_epoch.saturating_sub(now));
+    let local = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let now = match date_epoch {
+        Some(date) => {
+            let date = Duration::from_secs(date);
+            if local >= date && local <= date + Duration::from_secs(1) {
+                local
+            } else {
+                date
+            }
+        }
+        None => local,
+    };
+    let until_reset = Duration::from_secs(reset_epoch).saturating_sub(now);
     (until_reset + padding).min(max)
 }
 
@@ -160,6 +177,8 @@ impl RateLimiter {
             let remaining = match state.window {
                 // Responses of one window can arrive out of order: the lowest count is newest.
                 Some(w) if w.reset_epoch == seen.reset_epoch => w.remaining.min(seen.remaining),
+                // A late answer from a window that has already been replaced says nothing.
+                Some(w) if w.reset_epoch > seen.reset_epoch => return,
                 _ => seen.remaining,
             };
             state.window = Some(Window {
@@ -212,27 +231,58 @@ mod tests {
     #[test]
     fn families() {
         let cases = [
-            ("GET", "/api/v1/apps", "GET /api/v1/apps"),
+            ("/api/v1/apps", "/api/v1/apps"),
+            ("/api/v1/apps/0oa1abc/groups", "/api/v1/apps/{id}/groups"),
             (
-                "GET",
-                "/api/v1/apps/0oa1abc/groups",
-                "GET /api/v1/apps/{id}/groups",
-            ),
-            (
-                "PUT",
                 "/api/v1/apps/0oa1abc/groups/00g2",
-                "PUT /api/v1/apps/{id}/groups/{id}",
+                "/api/v1/apps/{id}/groups/{id}",
             ),
-            ("GET", "/api/v1/mappings/prm9", "GET /api/v1/mappings/{id}"),
-            (
-                "GET",
-                "/api/v1/meta/types/user",
-                "GET /api/v1/meta/types/user",
-            ),
+            ("/api/v1/mappings/prm9", "/api/v1/mappings/{id}"),
+            ("/api/v1/meta/types/user", "/api/v1/meta/types/user"),
         ];
-        for (method, path, want) in cases {
-            assert_eq!(endpoint_family(method, path), want);
+        for (path, want) in cases {
+            assert_eq!(endpoint_family(path), want);
         }
+    }
+
+    #[test]
+    fn an_agreeing_local_clock_refines_the_whole_second_date() {
+        let local = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970");
+        let date = local.as_secs();
+        let padding = Duration::from_millis(100);
+        let wait = wait_until_reset(date + 7, Some(date), padding, Duration::from_secs(60));
+        // Seven seconds after the whole second, less the part of it already gone.
+        let already = local - Duration::from_secs(date);
+        assert!(wait <= Duration::from_secs(7) + padding - already + Duration::from_millis(1));
+        assert!(wait > Duration::from_secs(6));
+    }
+
+    #[test]
+    fn a_late_answer_from_an_old_window_is_ignored() {
+        let limiter = RateLimiter::new(Duration::ZERO, Duration::from_secs(60));
+        let far = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            + 30;
+        let seen = |remaining, reset_epoch| RateHeaders {
+            limit: Some(10),
+            remaining,
+            reset_epoch,
+            date_epoch: None,
+        };
+        let Admission::Go(a) = limiter.try_start("/x") else {
+            panic!("goes")
+        };
+        let Admission::Go(b) = limiter.try_start("/x") else {
+            panic!("goes")
+        };
+        a.complete(Some(seen(0, far)));
+        // An answer from the window before: it must not reopen the spent one.
+        b.complete(Some(seen(9, far - 60)));
+        assert!(matches!(limiter.try_start("/x"), Admission::Wait(_)));
     }
 
     #[test]
@@ -279,8 +329,9 @@ mod tests {
 
     #[test]
     fn paces_when_remaining_does_not_cover_in_flight() {
+        // Requests of any method share their path's budget.
         let limiter = RateLimiter::new(Duration::from_millis(50), Duration::from_secs(60));
-        let Admission::Go(first) = limiter.try_start("GET /x") else {
+        let Admission::Go(first) = limiter.try_start("/x") else {
             panic!("first request must go")
         };
         first.complete(Some(RateHeaders {
@@ -289,13 +340,13 @@ mod tests {
             reset_epoch: 100,
             date_epoch: Some(100),
         }));
-        let Admission::Go(second) = limiter.try_start("GET /x") else {
+        let Admission::Go(second) = limiter.try_start("/x") else {
             panic!("one left: goes")
         };
-        assert!(matches!(limiter.try_start("GET /x"), Admission::Wait(_)));
-        assert!(matches!(limiter.try_start("GET /other"), Admission::Go(_)));
+        assert!(matches!(limiter.try_start("/x"), Admission::Wait(_)));
+        assert!(matches!(limiter.try_start("/other"), Admission::Go(_)));
         drop(second);
         std::thread::sleep(Duration::from_millis(60));
-        assert!(matches!(limiter.try_start("GET /x"), Admission::Go(_)));
+        assert!(matches!(limiter.try_start("/x"), Admission::Go(_)));
     }
 }
