@@ -227,12 +227,15 @@ impl OAuthSession {
         let error = challenge_param(&challenge, "error");
         let mut state = self.state.lock().await;
         match error.as_deref() {
+            // The nonce may already be the session's when a concurrent request met the same
+            // challenge first: this request's proof was made before, so it is resent too
+            // (the client bounds resends per request).
             Some("use_dpop_nonce") => match dpop_nonce(headers) {
-                Some(nonce) if state.api_nonce.as_deref() != Some(nonce.as_str()) => {
+                Some(nonce) => {
                     state.api_nonce = Some(nonce);
                     AfterUnauthorized::Resend
                 }
-                _ => AfterUnauthorized::Fail,
+                None => AfterUnauthorized::Fail,
             },
             Some("invalid_token") => {
                 state.token = None;
