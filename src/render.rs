@@ -1,6 +1,7 @@
 //! The Terraform-style text rendering of a `Plan`. Writes to a `&mut dyn Write` with the color
 //! choice as a parameter; never prints by itself and never decides whether a terminal exists.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use console::Style;
@@ -76,9 +77,11 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
             styles.change.apply_to("~"),
             styles.delete.apply_to("-"),
         )?;
+        let findings: HashMap<&str, &Finding> =
+            plan.findings.iter().map(|f| (f.id.as_str(), f)).collect();
         for change in &plan.resource_changes {
             writeln!(out)?;
-            render_change(plan, change, out, &styles)?;
+            render_change(&findings, change, out, &styles)?;
         }
         writeln!(out)?;
     }
@@ -158,9 +161,8 @@ fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
         .collect()
 }
 
-fn finding_reason(plan: &Plan, change: &ResourceChange) -> String {
-    let found = plan.findings.iter().find(|f| f.id == change.finding);
-    match found {
+fn finding_reason(findings: &HashMap<&str, &Finding>, change: &ResourceChange) -> String {
+    match findings.get(change.finding.as_str()) {
         Some(finding) => {
             let rule = match finding.rule {
                 Rule::GroupOuNotImported => "R1",
@@ -174,7 +176,7 @@ fn finding_reason(plan: &Plan, change: &ResourceChange) -> String {
 }
 
 fn render_change(
-    plan: &Plan,
+    findings: &HashMap<&str, &Finding>,
     change: &ResourceChange,
     out: &mut dyn Write,
     styles: &Styles,
@@ -197,7 +199,7 @@ fn render_change(
         "  {}",
         styles
             .dim
-            .apply_to(format!("# ({})", finding_reason(plan, change)))
+            .apply_to(format!("# ({})", finding_reason(findings, change)))
     )?;
     if !change.also_fixes.is_empty() {
         writeln!(

@@ -55,13 +55,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 ));
             }
             let state = session.read_state(global)?;
-            let plan = make_plan(
-                global,
-                &config,
-                &args.planning,
-                state,
-                Some(org_url.clone()),
-            )?;
+            let plan = make_plan(&config, &args.planning, state, Some(org_url.clone()))?;
             render_plan(&plan, &mut stdout, global.color)?;
             if !plan.has_changes() {
                 return Ok(Outcome::Success);

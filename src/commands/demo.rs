@@ -50,7 +50,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
     }
     let session = session::connect(global, &settings, 8, crate::okta::ScopeSet::Apply)?;
     let state = session.read_state(global)?;
-    let plan = make_plan(global, &config, &args.planning, state, Some(sim.url()))?;
+    let plan = make_plan(&config, &args.planning, state, Some(sim.url()))?;
     render_plan(&plan, &mut stdout, global.color)?;
     let failing_before = sim.provisioning_check().failing().len();
 

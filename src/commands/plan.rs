@@ -31,7 +31,7 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         let state = session.read_state(global)?;
         (state, Some(session.client.org_url().to_string()))
     };
-    let plan = make_plan(global, &config, &args.planning, state, org_url)?;
+    let plan = make_plan(&config, &args.planning, state, org_url)?;
     emit_plan(global, &plan, args.json, args.out.as_deref())?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPresent
@@ -42,7 +42,6 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
 
 /// Declares the config's import OUs into `state`, evaluates the rules and plans.
 pub fn make_plan(
-    _global: &Global,
     config: &crate::config::Config,
     planning: &crate::cli::PlanningArgs,
     mut state: OrgState,
