@@ -33,6 +33,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+mod normalized;
+
+pub use normalized::{DomainKeys, NormalizedDn};
+
 /// A parsed DN. `rdns()[0]` is the leftmost, most specific RDN.
 #[derive(Debug, Clone)]
 pub struct Dn {
@@ -333,15 +337,21 @@ fn ava_key(ava: &Ava) -> String {
 /// normalized, escaped form is just its ASCII lowercase.
 fn is_plain_value(value: &str) -> bool {
     let bytes = value.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(b' ') | None, _) | (_, Some(b' ')) => false,
-        _ => {
-            bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b' '))
-                && !value.contains("  ")
-        }
+    if matches!(bytes.first(), None | Some(b' ')) || bytes.last() == Some(&b' ') {
+        return false;
     }
+    // One pass (this runs for every OU of a large org): allowed bytes, no two spaces in a row.
+    let mut previous_space = false;
+    bytes.iter().all(|&b| {
+        let space = b == b' ';
+        let allowed = if space {
+            !previous_space
+        } else {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+        };
+        previous_space = space;
+        allowed
+    })
 }
 
 impl Rdn {

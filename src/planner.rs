@@ -2,12 +2,12 @@
 //! Pure: no I/O, no clock (the caller passes `created_at`), and choices come through the
 //! `Chooser` seam so that only the terminal implementation knows `dialoguer`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde_json::json;
 
-use crate::dn::Dn;
+use crate::dn::{Dn, NormalizedDn};
 use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange, Warning};
 use crate::rules::{self, Evaluation, Finding, GroupRef, ImportOuIndex, Rule};
 use crate::state::{AppStatus, Directory, OrgState};
@@ -270,19 +270,23 @@ pub fn plan(
     let mut problems = Vec::new();
     let mut retargeted_domains: BTreeMap<usize, Vec<String>> = BTreeMap::new();
 
+    // The fixable findings of each directory, in the evaluation's order.
+    let mut by_directory: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for finding in findings.iter().filter(|f| f.rule.is_fixable()) {
+        by_directory
+            .entry(finding.directory.app_id.as_str())
+            .or_default()
+            .push(finding);
+    }
     for (dir_position, directory) in state.directories.iter().enumerate() {
         if directory.status == AppStatus::Inactive {
             continue;
         }
-        let dir_findings: Vec<&Finding> = findings
-            .iter()
-            .filter(|f| f.directory.app_id == directory.app_id && f.rule.is_fixable())
-            .collect();
-        if dir_findings.is_empty() {
+        let Some(dir_findings) = by_directory.remove(directory.app_id.as_str()) else {
             continue;
-        }
+        };
         let index = rules::import_ou_index(directory).map(|(index, _)| index);
-        let mut additions: Vec<(Dn, String, Vec<String>)> = Vec::new();
+        let mut additions = Additions::default();
         for finding in dir_findings {
             match finding.rule {
                 Rule::GroupOuNotImported => {
@@ -290,7 +294,7 @@ pub fn plan(
                     let decision = decide_r1(finding, directory, index, options, chooser)?;
                     match decision {
                         Ok(Decision::AddOu(dn, raw)) => {
-                            add_ou_once(&mut additions, dn, raw, finding.id.clone());
+                            additions.add(dn, raw, finding.id.clone());
                         }
                         Ok(Decision::Retarget(to)) => {
                             changes.push((dir_position, retarget_change(directory, finding, &to)));
@@ -307,7 +311,7 @@ pub fn plan(
                 _ => {}
             }
         }
-        for (_, raw, fixes) in drop_covered_additions(additions) {
+        for (raw, fixes) in additions.without_covered() {
             let mut fixes = fixes.into_iter();
             let Some(first) = fixes.next() else { continue };
             changes.push((
@@ -373,7 +377,7 @@ fn group_label(finding: &Finding) -> String {
 }
 
 enum Decision {
-    AddOu(Dn, String),
+    AddOu(NormalizedDn, String),
     Retarget(String),
     Skip,
 }
@@ -388,10 +392,12 @@ fn decide_r1(
     chooser: &mut dyn Chooser,
 ) -> Result<Result<Decision, DestinationProblem>, PlanError> {
     let raw = finding.ou.clone().unwrap_or_default();
-    let Ok(current) = Dn::parse(&raw) else {
-        // R1 is only raised for parsable DNs; nothing to do otherwise.
+    // R1 is only raised for parsable DNs; nothing to do otherwise. Ranking destinations needs
+    // the parsed DN; adding the OU needs only its normalized form.
+    let Ok(current) = NormalizedDn::parse(&raw) else {
         return Ok(Ok(Decision::Skip));
     };
+    let ranked = || Dn::parse(&raw).map_or_else(|_| Vec::new(), |dn| rank_candidates(index, &dn));
     let problem = |reason: String| DestinationProblem {
         finding: finding.id.clone(),
         group: finding
@@ -411,12 +417,9 @@ fn decide_r1(
     }
     match options.strategy {
         Strategy::AddOu => Ok(Ok(Decision::AddOu(current, raw))),
-        Strategy::Retarget => {
-            let candidates = rank_candidates(index, &current);
-            Ok(Err(problem(no_destination_reason(&candidates))))
-        }
+        Strategy::Retarget => Ok(Err(problem(no_destination_reason(&ranked())))),
         Strategy::Ask => {
-            let candidates = rank_candidates(index, &current);
+            let candidates = ranked();
             match chooser.choose(finding, &candidates) {
                 Ok(Choice::AddOu) => Ok(Ok(Decision::AddOu(current, raw))),
                 Ok(Choice::Skip) => Ok(Ok(Decision::Skip)),
@@ -484,50 +487,55 @@ fn check_destination(
     Ok(to.to_string())
 }
 
-/// Adds an OU to the directory's additions, merging equal OUs (one change fixes them all).
-fn add_ou_once(
-    additions: &mut Vec<(Dn, String, Vec<String>)>,
-    dn: Dn,
-    raw: String,
-    finding: String,
-) {
-    if let Some(existing) = additions.iter_mut().find(|(d, _, _)| *d == dn) {
-        existing.2.push(finding);
-    } else {
-        additions.push((dn, raw, vec![finding]));
-    }
+/// The OUs a directory's plan adds: each with its text as first read and the findings it
+/// fixes, in the order first met.
+#[derive(Default)]
+struct Additions {
+    list: Vec<(NormalizedDn, String, Vec<String>)>,
+    /// Position in `list` by normalized DN.
+    by_key: HashMap<String, usize>,
 }
 
-/// Drops additions that lie below another addition: adding the ancestor covers them, so
-/// their findings move to the ancestor's change.
-fn drop_covered_additions(
-    additions: Vec<(Dn, String, Vec<String>)>,
-) -> Vec<(Dn, String, Vec<String>)> {
-    let keys: HashSet<Vec<String>> = additions
-        .iter()
-        .map(|(dn, _, _)| dn.key().to_vec())
-        .collect();
-    let mut kept: Vec<(Dn, String, Vec<String>)> = Vec::new();
-    let mut moved: HashMap<String, Vec<String>> = HashMap::new();
-    for (dn, raw, fixes) in additions {
-        // The topmost planned ancestor: it is itself below no other planned OU, so it is kept.
-        let ancestor = dn
-            .suffix_keys()
-            .skip(1)
-            .filter(|key| keys.contains(*key))
-            .last()
-            .map(|key| key.join(","));
-        match ancestor {
-            Some(ancestor) => moved.entry(ancestor).or_default().extend(fixes),
-            None => kept.push((dn, raw, fixes)),
+impl Additions {
+    /// Adds an OU, merging equal OUs (one change fixes them all).
+    fn add(&mut self, dn: NormalizedDn, raw: String, finding: String) {
+        if let Some(&position) = self.by_key.get(dn.as_str()) {
+            self.list[position].2.push(finding);
+        } else {
+            self.by_key.insert(dn.as_str().to_string(), self.list.len());
+            self.list.push((dn, raw, vec![finding]));
         }
     }
-    for (dn, _, fixes) in &mut kept {
-        if let Some(extra) = moved.remove(&dn.normalized()) {
-            fixes.extend(extra);
+
+    /// Drops additions that lie below another addition: adding the ancestor covers them, so
+    /// their findings move to the ancestor's change. Returns `(OU as read, findings)`.
+    fn without_covered(self) -> Vec<(String, Vec<String>)> {
+        let Additions { list, by_key } = self;
+        let mut moved: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut kept: Vec<Option<(String, Vec<String>)>> = Vec::with_capacity(list.len());
+        for (dn, raw, fixes) in list {
+            // The topmost planned ancestor: it is itself below no other planned OU, so it is
+            // kept.
+            let ancestor = dn
+                .suffixes()
+                .skip(1)
+                .filter_map(|suffix| by_key.get(suffix))
+                .last();
+            match ancestor {
+                Some(&position) => {
+                    moved.entry(position).or_default().extend(fixes);
+                    kept.push(None);
+                }
+                None => kept.push(Some((raw, fixes))),
+            }
         }
+        for (position, extra) in moved {
+            if let Some(Some((_, fixes))) = kept.get_mut(position) {
+                fixes.extend(extra);
+            }
+        }
+        kept.into_iter().flatten().collect()
     }
-    kept
 }
 
 fn retarget_change(directory: &Directory, finding: &Finding, to: &str) -> ResourceChange {
@@ -1067,7 +1075,7 @@ mod properties {
         );
         proptest::collection::vec(directory_strategy, 1..4)
             .prop_map(|dirs| {
-                let mut seen = HashSet::new();
+                let mut seen = std::collections::HashSet::new();
                 let mut directories = Vec::new();
                 for (d, imports, groups, props, inactive) in dirs {
                     let domain = DOMAINS[d];

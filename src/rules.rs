@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dn::Dn;
+use crate::dn::{Dn, DomainKeys, NormalizedDn};
 use crate::state::{AppStatus, Directory, OrgState};
 
 /// The kind of a finding, as named in plans.
@@ -153,14 +153,15 @@ pub struct Evaluation {
 #[derive(Debug, Clone, Default)]
 pub struct ImportOuIndex {
     ous: Vec<Dn>,
-    keys: HashSet<Vec<String>>,
+    /// The normalized form of each import OU.
+    keys: HashSet<String>,
 }
 
 impl ImportOuIndex {
     /// Builds the index from DNs already known to be valid and in the directory's domain.
     #[must_use]
     pub fn new(ous: Vec<Dn>) -> Self {
-        let keys = ous.iter().map(|dn| dn.key().to_vec()).collect();
+        let keys = ous.iter().map(Dn::normalized).collect();
         ImportOuIndex { ous, keys }
     }
 
@@ -173,7 +174,13 @@ impl ImportOuIndex {
     /// `true` when `dn` equals an import OU or lies below one.
     #[must_use]
     pub fn covers(&self, dn: &Dn) -> bool {
-        dn.suffix_keys().any(|key| self.keys.contains(key))
+        self.covers_normalized(&NormalizedDn::of(dn))
+    }
+
+    /// [`Self::covers`] for a DN kept in normalized form: a hash lookup per RDN.
+    #[must_use]
+    pub fn covers_normalized(&self, dn: &NormalizedDn) -> bool {
+        dn.suffixes().any(|suffix| self.keys.contains(suffix))
     }
 }
 
@@ -311,16 +318,20 @@ fn evaluate_directory(directory: &Directory, out: &mut Evaluation) {
         }
     };
 
+    let domain_keys = DomainKeys::new(domain);
+    // One buffer for every assignment: the usual OU is checked without allocating.
+    let mut dn = NormalizedDn::default();
     for assignment in &directory.assignments {
-        let group = GroupRef {
-            id: assignment.group_id.clone(),
-            name: assignment.group_name.clone(),
-        };
+        let group_name = &assignment.group_name;
+        // Most assignments are fine: the finding's strings are copied only when it is raised.
         let finding = |rule: Rule, message: String| Finding {
             id: format!("{}:{domain}:{}", rule.id_prefix(), assignment.group_id),
             rule,
             directory: dir_ref.clone(),
-            group: Some(group.clone()),
+            group: Some(GroupRef {
+                id: assignment.group_id.clone(),
+                name: group_name.clone(),
+            }),
             mapping: None,
             ou: assignment.organizational_unit.clone(),
             message,
@@ -332,45 +343,45 @@ fn evaluate_directory(directory: &Directory, out: &mut Evaluation) {
                     Rule::GroupOuMissing,
                     format!(
                         "group `{}` is assigned to `{domain}` without a target OU",
-                        group.name
+                        group_name
                     ),
                 ));
                 continue;
             }
         };
-        let dn = match Dn::parse(raw) {
-            Ok(dn) => dn,
+        match dn.parse_into(raw) {
+            Ok(()) => {}
             Err(error) => {
                 out.findings.push(finding(
                     Rule::GroupOuInvalid,
                     format!(
                         "group `{}` targets `{}`, which is not a valid DN ({error})",
-                        group.name,
+                        group_name,
                         truncate_for_message(raw)
                     ),
                 ));
                 continue;
             }
         };
-        if !dn.is_in_domain(domain) {
+        if !dn.is_in_domain(&domain_keys) {
             out.findings.push(finding(
                 Rule::GroupOuOtherDomain,
                 format!(
                     "group `{}` targets `{}`, which is outside the domain `{domain}`",
-                    group.name,
+                    group_name,
                     truncate_for_message(raw)
                 ),
             ));
             continue;
         }
         if let Some(index) = &index {
-            if !index.covers(&dn) {
+            if !index.covers_normalized(&dn) {
                 out.findings.push(finding(
                     Rule::GroupOuNotImported,
                     format!(
                         "group `{}` targets `{}`, which is not an import OU of `{domain}` nor \
                          below one",
-                        group.name,
+                        group_name,
                         truncate_for_message(raw)
                     ),
                 ));

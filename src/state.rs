@@ -205,6 +205,8 @@ pub enum SnapshotError {
          `{SNAPSHOT_FORMAT_VERSION}`: export it again with this version"
     )]
     UnknownVersion(String),
+    #[error("it lists the directory with app id `{0}` twice: each AD app appears once")]
+    DuplicateDirectory(String),
 }
 
 impl OrgState {
@@ -219,6 +221,14 @@ impl OrgState {
         if state.format_version != SNAPSHOT_FORMAT_VERSION {
             return Err(SnapshotError::UnknownVersion(state.format_version));
         }
+        // Findings and the planner find a directory by its app id, as Okta does: a snapshot
+        // (hand-edited, say) that repeats one is refused rather than planned ambiguously.
+        let mut app_ids = std::collections::HashSet::new();
+        for directory in &state.directories {
+            if !app_ids.insert(directory.app_id.as_str()) {
+                return Err(SnapshotError::DuplicateDirectory(directory.app_id.clone()));
+            }
+        }
         Ok(state)
     }
 
@@ -229,5 +239,26 @@ impl OrgState {
             .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_repeating_a_directory_is_refused() {
+        let state = crate::sim::seed::demo();
+        let mut doubled = state.clone();
+        let mut copy = doubled.directories[0].clone();
+        copy.domain = "other.example.com".to_string();
+        doubled.directories.push(copy);
+        assert_eq!(OrgState::from_json(&state.to_json()), Ok(state.clone()));
+        let error = OrgState::from_json(&doubled.to_json()).unwrap_err();
+        assert_eq!(
+            error,
+            SnapshotError::DuplicateDirectory(state.directories[0].app_id.clone())
+        );
+        assert!(error.to_string().contains("twice"), "{error}");
     }
 }

@@ -1,0 +1,299 @@
+//! A DN reduced to what the rules compare: its normalized form as one string, with where each
+//! RDN's key starts. Checking an OU against a directory's import OUs needs nothing else, so
+//! [`NormalizedDn::parse_into`] builds it straight from the input for the usual plain-ASCII
+//! DN (reusing the caller's buffers, no allocation) and falls back to [`Dn::parse`] for
+//! everything else. Both paths give the same result: see the tests.
+
+use super::{ava_key, is_plain_value, is_valid_attr_type, Ava, Dn, DnError};
+
+/// The normalized form of a DN (`Dn::normalized()`): RDN keys joined by `,`, most specific
+/// first. Keys escape `,` and `\`, so an unescaped `,` is always a separator and the text of
+/// any ancestor is a suffix of this text starting at an RDN boundary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NormalizedDn {
+    text: String,
+    /// Byte offset in `text` where each RDN's key starts, most specific first.
+    starts: Vec<usize>,
+    /// Whether each RDN is exactly one `DC=` part (the domain check needs it).
+    single_dc: Vec<bool>,
+}
+
+/// A directory's naming context as the RDN keys a DN of that domain ends with, for
+/// [`NormalizedDn::is_in_domain`]. Build it once per directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainKeys {
+    /// `dc=<label>` keys, most specific first; empty when the naming context has no label.
+    keys: Vec<String>,
+}
+
+impl DomainKeys {
+    /// `corp.example.com` → keys `dc=corp`, `dc=example`, `dc=com`. Labels are handled as
+    /// [`Dn::is_in_domain`] handles them (trimmed, empty ones and a trailing dot ignored).
+    #[must_use]
+    pub fn new(naming_context: &str) -> DomainKeys {
+        let keys = super::domain_labels(naming_context)
+            .map(|label| {
+                ava_key(&Ava {
+                    attr_type: "dc".to_string(),
+                    value: label.to_string(),
+                })
+            })
+            .collect();
+        DomainKeys { keys }
+    }
+}
+
+impl NormalizedDn {
+    /// Parses `input` as [`Dn::parse`] does, keeping only the normalized form.
+    ///
+    /// # Errors
+    ///
+    /// The same [`DnError`] as [`Dn::parse`].
+    pub fn parse(input: &str) -> Result<NormalizedDn, DnError> {
+        let mut normalized = NormalizedDn::default();
+        normalized.parse_into(input)?;
+        Ok(normalized)
+    }
+
+    /// [`NormalizedDn::parse`] into `self`, reusing its buffers. On error `self` is left
+    /// empty.
+    ///
+    /// # Errors
+    ///
+    /// The same [`DnError`] as [`Dn::parse`].
+    pub fn parse_into(&mut self, input: &str) -> Result<(), DnError> {
+        if self.parse_plain(input) {
+            return Ok(());
+        }
+        self.clear();
+        let dn = Dn::parse(input)?;
+        self.fill_from(&dn);
+        Ok(())
+    }
+
+    /// The normalized form of an already parsed DN.
+    #[must_use]
+    pub fn of(dn: &Dn) -> NormalizedDn {
+        let mut normalized = NormalizedDn::default();
+        normalized.fill_from(dn);
+        normalized
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.starts.clear();
+        self.single_dc.clear();
+    }
+
+    fn fill_from(&mut self, dn: &Dn) {
+        self.clear();
+        for (index, (rdn, key)) in dn.rdns.iter().zip(&dn.keys).enumerate() {
+            if index > 0 {
+                self.text.push(',');
+            }
+            self.starts.push(self.text.len());
+            self.text.push_str(key);
+            self.single_dc.push(rdn.single_dc_value().is_some());
+        }
+    }
+
+    /// The fast path: a DN of plain ASCII RDNs (`type=value` with a valid type and a value
+    /// [`is_plain_value`] accepts, separated by `,`, spaces around `,` and `=` allowed)
+    /// normalizes to its lowercase with those spaces removed. Returns `false`, leaving `self`
+    /// in an unspecified state, for anything else, which the general parser then decides.
+    /// Any byte outside those fails the type or the value check, so the input needs no
+    /// separate scan.
+    fn parse_plain(&mut self, input: &str) -> bool {
+        self.clear();
+        for (index, part) in input.split(',').enumerate() {
+            let Some((attr_type, value)) = part.split_once('=') else {
+                return false;
+            };
+            let attr_type = attr_type.trim_matches(' ');
+            let value = value.trim_matches(' ');
+            if !is_valid_attr_type(attr_type) || !is_plain_value(value) {
+                return false;
+            }
+            if index > 0 {
+                self.text.push(',');
+            }
+            self.starts.push(self.text.len());
+            let type_start = self.text.len();
+            self.text.push_str(attr_type);
+            self.text.push('=');
+            self.text.push_str(value);
+            self.text[type_start..].make_ascii_lowercase();
+            self.single_dc.push(attr_type.eq_ignore_ascii_case("dc"));
+        }
+        true
+    }
+
+    /// The normalized text (`Dn::normalized()`).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Number of RDNs.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The key of the RDN at `index` (0 = most specific).
+    fn key(&self, index: usize) -> &str {
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        &self.text[self.starts[index]..end]
+    }
+
+    /// The normalized text of `self` and of each of its ancestors, most specific first:
+    /// yields `a.as_str()` exactly when `self` is at or below `a`.
+    pub fn suffixes(&self) -> impl Iterator<Item = &str> {
+        self.starts.iter().map(|&start| &self.text[start..])
+    }
+
+    /// [`Dn::is_in_domain`] against a prepared naming context.
+    #[must_use]
+    pub fn is_in_domain(&self, domain: &DomainKeys) -> bool {
+        let labels = domain.keys.len();
+        let depth = self.depth();
+        if labels == 0 || depth < labels {
+            return false;
+        }
+        let first = depth - labels;
+        let ends_with_domain = domain
+            .keys
+            .iter()
+            .enumerate()
+            .all(|(offset, key)| self.key(first + offset) == key);
+        // The run of `DC=` RDNs must not continue past the naming context (a child domain).
+        ends_with_domain && (first == 0 || !self.single_dc[first - 1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The general path's answer for `input`: the same normalized text, depth, ancestors,
+    /// domain verdict, or the same error.
+    fn agree(input: &str, naming_contexts: &[&str]) -> Result<(), String> {
+        let fast = NormalizedDn::parse(input);
+        match (Dn::parse(input), fast) {
+            (Err(slow), Err(fast)) if slow == fast => Ok(()),
+            (Ok(dn), Ok(fast)) => {
+                let suffixes: Vec<String> = dn.suffix_keys().map(|keys| keys.join(",")).collect();
+                let fast_suffixes: Vec<String> = fast.suffixes().map(str::to_string).collect();
+                if fast.as_str() != dn.normalized()
+                    || fast.depth() != dn.depth()
+                    || fast_suffixes != suffixes
+                    || fast != NormalizedDn::of(&dn)
+                {
+                    return Err(format!("{input:?}: {fast:?} vs {:?}", dn.normalized()));
+                }
+                for naming_context in naming_contexts {
+                    let want = dn.is_in_domain(naming_context);
+                    if fast.is_in_domain(&DomainKeys::new(naming_context)) != want {
+                        return Err(format!("{input:?} in {naming_context:?}: expected {want}"));
+                    }
+                }
+                Ok(())
+            }
+            (slow, fast) => Err(format!("{input:?}: {slow:?} vs {fast:?}")),
+        }
+    }
+
+    const DOMAINS: [&str; 9] = [
+        "corp.example.com",
+        "Corp.Example.COM.",
+        "example.com",
+        "com",
+        "",
+        ".",
+        "zürich.ch",
+        "a,b.com",
+        "x.com",
+    ];
+
+    #[test]
+    fn agrees_with_the_general_parser() {
+        let inputs = [
+            "OU=a,DC=corp,DC=example,DC=com",
+            "ou = Staff Team , dc=CORP,DC=example,DC=com",
+            "  OU=a , DC=com  ",
+            "OU=a,DC=child,DC=corp,DC=example,DC=com",
+            "OU=corp,DC=com",
+            "2.5.4.11=x,DC=com",
+            "OU=a=b,DC=com",
+            "OU=a  b,DC=com",
+            "OU=,DC=com",
+            "OU=a,,DC=com",
+            "OU=a,DC=com,",
+            ",OU=a",
+            "OU a=b,DC=com",
+            "=a,DC=com",
+            "1OU=a,DC=com",
+            "01.2=a",
+            "OU=a;DC=com",
+            "OU=a+CN=b,DC=com",
+            "OU=a\\,b,DC=com",
+            "DC=a\\,b,DC=com",
+            "DC=Zürich,DC=ch",
+            "OU=#x,DC=com",
+            "OU=x,DC=x+CN=y,DC=com",
+            "DC=corp",
+            "DC=CORP ,DC=com",
+            "",
+            " ",
+            "OU",
+            "OU=-,DC=.",
+            "OU=Team_1.a-b,DC=example,DC=com",
+        ];
+        for input in inputs {
+            if let Err(problem) = agree(input, &DOMAINS) {
+                panic!("{problem}");
+            }
+        }
+    }
+
+    #[test]
+    fn reuses_its_buffers_and_clears_on_error() {
+        let mut normalized = NormalizedDn::default();
+        normalized.parse_into("OU=A,DC=x,DC=com").unwrap();
+        assert_eq!(normalized.as_str(), "ou=a,dc=x,dc=com");
+        assert!(normalized.parse_into("OU=a,,DC=com").is_err());
+        assert_eq!(normalized.depth(), 0);
+        normalized.parse_into("CN=b\\,c").unwrap();
+        assert_eq!(normalized.as_str(), "cn=b\\,c");
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_on_near_plain_strings(
+            input in "([ ]?(OU|dc|DC|Cn|2\\.5\\.4\\.11|x-1|0[0-9])[ ]?=[ ]?[a-zA-Z0-9 ._=-]{0,8}[ ]?,){0,4}(DC|OU|dc)=[a-zA-Z0-9 .;+\\\\-]{0,6}"
+        ) {
+            prop_assert!(agree(&input, &DOMAINS).is_ok(), "{}", agree(&input, &DOMAINS).unwrap_err());
+        }
+
+        #[test]
+        fn agrees_on_any_string(input in "[ ,;+=\\\\#\"<>a-zA-Z0-9.é東_-]{0,30}") {
+            prop_assert!(agree(&input, &DOMAINS).is_ok(), "{}", agree(&input, &DOMAINS).unwrap_err());
+        }
+
+        #[test]
+        fn agrees_on_domains(
+            labels in prop::collection::vec("[a-zA-Z0-9-]{1,6}|[a-zé東ü]{1,4}", 1..4),
+            prefix in "(OU=[a-z]{1,4},|DC=[a-z]{1,3},){0,3}",
+            other in "[a-z]{1,4}(\\.[a-z]{1,4}){0,2}",
+        ) {
+            let naming_context = labels.join(".");
+            let input = format!("{prefix}{}", super::super::domain_to_dn(&naming_context));
+            let contexts = [naming_context.as_str(), other.as_str(), "com"];
+            prop_assert!(agree(&input, &contexts).is_ok(), "{}", agree(&input, &contexts).unwrap_err());
+        }
+    }
+}
