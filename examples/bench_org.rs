@@ -185,7 +185,7 @@ fn apply_plan(org: &OrgState, org_url: &str) -> ouguard::plan::Plan {
         created_at: "2026-11-29T00:00:00Z".to_string(),
         ..PlanOptions::default()
     };
-    plan(org, &evaluation, &options, &mut NoChooser).expect("the apply plan")
+    plan(org, evaluation, &options, &mut NoChooser).expect("the apply plan")
 }
 
 // ---------------------------------------------------------------- the measured child
@@ -225,7 +225,7 @@ fn child(args: &[String]) {
                 created_at: "2026-11-29T00:00:00Z".to_string(),
                 ..PlanOptions::default()
             };
-            let planned = plan(&state, &evaluation, &options, &mut NoChooser).expect("a plan");
+            let planned = plan(&state, evaluation, &options, &mut NoChooser).expect("a plan");
             let wall = started.elapsed();
             let assignments: usize = state.directories.iter().map(|d| d.assignments.len()).sum();
             assert_eq!(assignments, GROUPS, "every assignment was read");

@@ -128,7 +128,7 @@ fn measure(snapshot: &Path) {
         created_at: "2026-11-29T00:00:00Z".to_string(),
         ..PlanOptions::default()
     };
-    let planned = plan(&state, &evaluation, &options, &mut NoChooser).expect("a plan");
+    let planned = plan(&state, evaluation, &options, &mut NoChooser).expect("a plan");
     let plan_done = start.elapsed();
     let mut sink = std::io::sink();
     ouguard::render::render_plan(&planned, &mut sink, false).expect("render");

@@ -240,7 +240,7 @@ fn quoted(value: &str) -> String {
 /// Builds the plan. `evaluation` must come from `rules::evaluate(state)`.
 pub fn plan(
     state: &OrgState,
-    evaluation: &Evaluation,
+    evaluation: Evaluation,
     options: &PlanOptions,
     chooser: &mut dyn Chooser,
 ) -> Result<Plan, PlanError> {
@@ -248,13 +248,13 @@ pub fn plan(
         (options.targets.is_empty() || options.targets.iter().any(|s| s.matches(finding)))
             && !options.excludes.iter().any(|s| s.matches(finding))
     };
+    let total = evaluation.findings.len();
     let findings: Vec<Finding> = evaluation
         .findings
-        .iter()
+        .into_iter()
         .filter(|f| in_scope(f))
-        .cloned()
         .collect();
-    let left_out = evaluation.findings.len() - findings.len();
+    let left_out = total - findings.len();
 
     let mut warnings: Vec<Warning> = evaluation.notices.iter().map(Warning::from).collect();
     if left_out > 0 {
@@ -700,7 +700,7 @@ mod tests {
     }
 
     fn run(state: &OrgState, options: &PlanOptions) -> Result<Plan, PlanError> {
-        plan(state, &evaluate(state), options, &mut NoChooser)
+        plan(state, evaluate(state), options, &mut NoChooser)
     }
 
     /// A chooser that answers from a script and records what it was offered.
@@ -865,7 +865,7 @@ mod tests {
         };
         let plan = plan(
             &state,
-            &evaluate(&state),
+            evaluate(&state),
             &options(Strategy::Ask),
             &mut chooser,
         )
@@ -892,7 +892,7 @@ mod tests {
         };
         let error = plan(
             &state,
-            &evaluate(&state),
+            evaluate(&state),
             &options(Strategy::Ask),
             &mut chooser,
         )
@@ -904,7 +904,7 @@ mod tests {
         };
         let error = plan(
             &state,
-            &evaluate(&state),
+            evaluate(&state),
             &options(Strategy::Ask),
             &mut chooser,
         )
@@ -1136,7 +1136,7 @@ mod properties {
                 created_at: "2026-11-29T18:00:00Z".to_string(),
                 ..PlanOptions::default()
             };
-            let first = plan(&state, &evaluate(&state), &options, &mut NoChooser).unwrap();
+            let first = plan(&state, evaluate(&state), &options, &mut NoChooser).unwrap();
             for change in &first.resource_changes {
                 apply_change_in_memory(&mut state, change);
             }
@@ -1151,7 +1151,7 @@ mod properties {
                 .filter(active)
                 .collect();
             prop_assert!(left.is_empty(), "left: {:?}", left);
-            let second = plan(&state, &after, &options, &mut NoChooser).unwrap();
+            let second = plan(&state, after, &options, &mut NoChooser).unwrap();
             prop_assert!(!second.has_changes(), "second plan: {:?}", second.resource_changes);
         }
     }

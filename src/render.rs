@@ -359,7 +359,7 @@ mod tests {
             ..PlanOptions::default()
         };
         let evaluation = crate::rules::evaluate(state);
-        let plan = plan(state, &evaluation, &options, &mut NoChooser).unwrap();
+        let plan = plan(state, evaluation, &options, &mut NoChooser).unwrap();
         render_to_string(&plan, color)
     }
 

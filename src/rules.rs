@@ -1,7 +1,6 @@
 //! The rules: evaluate an `OrgState` and report findings (R1 `group-ou-not-imported`, R2
 //! `dn-mapped` and the related OU findings) and notices. Pure: no I/O, no clock, no prompts.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -149,26 +148,29 @@ pub struct Evaluation {
     pub notices: Vec<Notice>,
 }
 
-/// The import OUs of one directory, parsed, answering "which import OU covers this DN".
+/// The import OUs of one directory, answering "is this DN at or below one of them".
 #[derive(Debug, Clone, Default)]
 pub struct ImportOuIndex {
-    ous: Vec<Dn>,
-    /// The normalized form of each import OU.
-    keys: HashSet<String>,
+    /// The valid import OUs, as declared.
+    declared: Vec<String>,
+    /// The normalized form of each import OU. Hashed with foldhash: a lookup per RDN of
+    /// every assignment, on strings from the org itself (no untrusted hash-flooding input).
+    keys: foldhash::HashSet<String>,
+    /// `declared`, parsed, built the first time ranking destinations asks for it.
+    parsed: std::sync::OnceLock<Vec<Dn>>,
 }
 
 impl ImportOuIndex {
-    /// Builds the index from DNs already known to be valid and in the directory's domain.
-    #[must_use]
-    pub fn new(ous: Vec<Dn>) -> Self {
-        let keys = ous.iter().map(Dn::normalized).collect();
-        ImportOuIndex { ous, keys }
-    }
-
-    /// The import OUs, as declared.
+    /// The import OUs, parsed, in declared order.
     #[must_use]
     pub fn ous(&self) -> &[Dn] {
-        &self.ous
+        self.parsed.get_or_init(|| {
+            // Every declared OU here already parsed once: nothing is dropped.
+            self.declared
+                .iter()
+                .filter_map(|raw| Dn::parse(raw).ok())
+                .collect()
+        })
     }
 
     /// `true` when `dn` equals an import OU or lies below one.
@@ -189,15 +191,18 @@ impl ImportOuIndex {
 #[must_use]
 pub fn import_ou_index(directory: &Directory) -> Option<(ImportOuIndex, Vec<Notice>)> {
     let declared = directory.import_ous.as_ref()?;
-    let mut valid = Vec::with_capacity(declared.ous.len());
+    let domain_keys = DomainKeys::new(&directory.domain);
+    let mut index = ImportOuIndex::default();
     let mut notices = Vec::new();
+    let mut dn = NormalizedDn::default();
     for (position, raw) in declared.ous.iter().enumerate() {
-        let problem = match Dn::parse(raw) {
-            Ok(dn) if dn.is_in_domain(&directory.domain) => {
-                valid.push(dn);
+        let problem = match dn.parse_into(raw) {
+            Ok(()) if dn.is_in_domain(&domain_keys) => {
+                index.keys.insert(dn.as_str().to_string());
+                index.declared.push(raw.clone());
                 continue;
             }
-            Ok(_) => format!("is not in the domain `{}`", directory.domain),
+            Ok(()) => format!("is not in the domain `{}`", directory.domain),
             Err(error) => format!("is not a valid DN ({error})"),
         };
         notices.push(Notice {
@@ -210,7 +215,7 @@ pub fn import_ou_index(directory: &Directory) -> Option<(ImportOuIndex, Vec<Noti
             ),
         });
     }
-    Some((ImportOuIndex::new(valid), notices))
+    Some((index, notices))
 }
 
 /// `true` when a To-App mapping key names the distinguished name.

@@ -59,7 +59,7 @@ pub fn make_plan(
     } else {
         &mut refuse
     };
-    Ok(planner::plan(&state, &evaluation, &options, chooser)?)
+    Ok(planner::plan(&state, evaluation, &options, chooser)?)
 }
 
 /// Saves the plan when asked, then prints it as text or JSON on stdout.

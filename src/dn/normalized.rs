@@ -4,7 +4,7 @@
 //! DN (reusing the caller's buffers, no allocation) and falls back to [`Dn::parse`] for
 //! everything else. Both paths give the same result: see the tests.
 
-use super::{ava_key, is_plain_value, is_valid_attr_type, Ava, Dn, DnError};
+use super::{ava_key, is_valid_attr_type, Ava, Dn, DnError};
 
 /// The normalized form of a DN (`Dn::normalized()`): RDN keys joined by `,`, most specific
 /// first. Keys escape `,` and `\`, so an unescaped `,` is always a separator and the text of
@@ -97,34 +97,75 @@ impl NormalizedDn {
         }
     }
 
-    /// The fast path: a DN of plain ASCII RDNs (`type=value` with a valid type and a value
-    /// [`is_plain_value`] accepts, separated by `,`, spaces around `,` and `=` allowed)
+    /// The fast path: a DN of plain ASCII RDNs (`type=value` with a valid type and a value of
+    /// ASCII letters, digits, `-`, `_`, `.` and single inner spaces, separated by `,`, spaces around `,` and `=` allowed)
     /// normalizes to its lowercase with those spaces removed. Returns `false`, leaving `self`
-    /// in an unspecified state, for anything else, which the general parser then decides.
-    /// Any byte outside those fails the type or the value check, so the input needs no
-    /// separate scan.
+    /// in an unspecified state, for anything else (the general parser then decides), so it
+    /// may be stricter than the parser but never more lenient. One pass over the bytes: it
+    /// runs for every OU of a large org.
     fn parse_plain(&mut self, input: &str) -> bool {
+        fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+            while bytes.get(at) == Some(&b' ') {
+                at += 1;
+            }
+            at
+        }
         self.clear();
-        for (index, part) in input.split(',').enumerate() {
-            let Some((attr_type, value)) = part.split_once('=') else {
-                return false;
-            };
-            let attr_type = attr_type.trim_matches(' ');
-            let value = value.trim_matches(' ');
-            if !is_valid_attr_type(attr_type) || !is_plain_value(value) {
+        let bytes = input.as_bytes();
+        let mut at = 0;
+        loop {
+            at = skip_spaces(bytes, at);
+            let type_start = at;
+            while bytes
+                .get(at)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+            {
+                at += 1;
+            }
+            let attr_type = &input[type_start..at];
+            at = skip_spaces(bytes, at);
+            if bytes.get(at) != Some(&b'=') || !is_valid_attr_type(attr_type) {
                 return false;
             }
-            if index > 0 {
+            at = skip_spaces(bytes, at + 1);
+            let value_start = at;
+            let mut value_end = at;
+            let mut previous_space = false;
+            while let Some(&b) = bytes.get(at) {
+                if b == b',' {
+                    break;
+                }
+                if b == b' ' {
+                    if previous_space {
+                        return false;
+                    }
+                    previous_space = true;
+                } else if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+                    previous_space = false;
+                    value_end = at + 1;
+                } else {
+                    return false;
+                }
+                at += 1;
+            }
+            if value_end == value_start {
+                return false;
+            }
+            if !self.starts.is_empty() {
                 self.text.push(',');
             }
             self.starts.push(self.text.len());
-            let type_start = self.text.len();
             self.text.push_str(attr_type);
             self.text.push('=');
-            self.text.push_str(value);
-            self.text[type_start..].make_ascii_lowercase();
+            self.text.push_str(&input[value_start..value_end]);
             self.single_dc.push(attr_type.eq_ignore_ascii_case("dc"));
+            if at == bytes.len() {
+                break;
+            }
+            at += 1; // the `,`
         }
+        // Every byte kept is ASCII: lowercasing is the whole normalization.
+        self.text.make_ascii_lowercase();
         true
     }
 
