@@ -67,8 +67,11 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                     .approve("Do you want to perform these actions? Only `yes` will be accepted")
                     .map_err(anyhow::Error::msg)?;
                 if !approved {
-                    writeln!(stdout, "Apply cancelled. Nothing was written.")?;
-                    return Ok(Outcome::Success);
+                    // As Terraform does: declining is not a success a script should carry on
+                    // from.
+                    anyhow::bail!(
+                        "apply cancelled: only `yes` approves the plan; nothing was written"
+                    );
                 }
             }
             plan

@@ -833,9 +833,11 @@ mod terminal {
         let mut session = spawn(&org, &["apply", "--strategy", "add-ou"]);
         session.exp_string(APPROVAL).expect("asks");
         session.send_line("no").expect("types");
-        session.exp_string("Apply cancelled").expect("cancels");
+        session
+            .exp_string("error: apply cancelled: only `yes` approves the plan")
+            .expect("cancels");
         let (_, code) = finish(session);
-        assert_eq!(code, 0);
+        assert_eq!(code, 1, "declining is not a success");
         org.assert_no_write_since(0);
         assert!(org.run_records().is_empty());
     }
