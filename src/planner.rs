@@ -343,12 +343,17 @@ pub fn plan(
 
     for (dir_position, groups) in retargeted_domains {
         let domain = &state.directories[dir_position].domain;
+        let whose = if groups.len() == 1 {
+            "the group's"
+        } else {
+            "the groups'"
+        };
         warnings.push(Warning {
             id: format!("retarget-moves-users:{domain}"),
             message: format!(
-                "retargeting {} in `{domain}` moves the groups' existing members to the new OU \
-                 in AD when \"Update OU when the group that provisions a user changes\" is on \
-                 for that directory",
+                "retargeting {} in `{domain}` moves {whose} existing members to the new OU in AD \
+                 when \"Update OU when the group that provisions a user changes\" is on for \
+                 that directory",
                 groups.join(", ")
             ),
         });
@@ -793,10 +798,18 @@ mod tests {
             plan.resource_changes[1].after,
             Some(json!({ "organizationalUnit": "OU=Team,OU=Staff,DC=corp,DC=example,DC=com" }))
         );
-        assert!(plan
+        let moves = plan
             .warnings
             .iter()
-            .any(|w| w.id == "retarget-moves-users:corp.example.com"));
+            .find(|w| w.id == "retarget-moves-users:corp.example.com")
+            .expect("the warning about moving members");
+        assert!(
+            moves
+                .message
+                .starts_with("retargeting `Marketing`, `Web` in `corp.example.com` moves the groups' existing members"),
+            "{}",
+            moves.message
+        );
     }
 
     #[test]
