@@ -73,6 +73,21 @@ fn extra_hint(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
         .and_then(crate::okta::OktaError::hint)
 }
 
+/// The exit code when the reader of our output went away (`ouguard plan | head`): what a
+/// process killed by SIGPIPE reports (128 + 13), so `set -o pipefail` still sees it.
+pub const BROKEN_PIPE_CODE: i32 = 141;
+
+/// `true` when the error is only that stdout or stderr was closed by its reader: nothing to
+/// report (there is nobody to read it), and the command stops there.
+#[must_use]
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Writes `error: …`, its causes and its hint.
 pub fn report_error(error: &anyhow::Error, out: &mut dyn Write) {
     let mut chain = error.chain();

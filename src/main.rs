@@ -11,6 +11,7 @@ fn main() {
     let cli = ouguard::cli::Cli::parse();
     let code = match ouguard::commands::run(cli) {
         Ok(outcome) => outcome.code(),
+        Err(error) if ouguard::exit::is_broken_pipe(&error) => ouguard::exit::BROKEN_PIPE_CODE,
         Err(error) => {
             ouguard::exit::report_error(&error, &mut std::io::stderr().lock());
             ouguard::exit::ERROR_CODE

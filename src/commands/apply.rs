@@ -171,8 +171,9 @@ pub(crate) fn apply_approved(
     outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
-    report(&outcomes, &mut stdout)?;
+    // The record first: it must exist even when stdout is gone (`apply … | head`).
     record(&outcomes)?;
+    report(&outcomes, &mut stdout)?;
     drop(deferred);
     if !global.quiet {
         writeln!(stdout, "Run record: `{}`", record_path.display())?;

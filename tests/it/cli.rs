@@ -280,3 +280,34 @@ fn completions_are_printed() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ouguard"));
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_like_sigpipe() {
+    // `ouguard plan --json --from-snapshot big.json | head -c0`: the reader is gone. The JSON
+    // is far larger than a pipe's buffer, so writing it must meet the closed pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let state = ouguard::sim::large_org(ouguard::sim::GeneratorParams {
+        directories: 2,
+        groups: 2_000,
+        import_ous: 5,
+        user_types: 1,
+        skew: 0.0,
+        seed: 3,
+    });
+    let snapshot = write(dir.path(), "big.json", &state.to_json());
+    let mut child = crate::support::ouguard_std(dir.path())
+        .args(["plan", "--json", "--from-snapshot"])
+        .arg(&snapshot)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141));
+    assert!(
+        output.stderr.is_empty(),
+        "nothing to report: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
