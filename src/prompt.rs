@@ -52,6 +52,22 @@ pub fn restore_terminal_on_interrupt(runtime: &tokio::runtime::Runtime) {
     let _ = runtime;
 }
 
+/// [`restore_terminal_on_interrupt`] for a command that has no runtime of its own (`plan
+/// --from-snapshot`): a one-worker runtime listens for Ctrl-C while the main thread sits in
+/// a prompt. Keep the returned runtime alive as long as prompts may come; `None` when it
+/// could not be built (Ctrl-C then ends the program as usual).
+#[must_use]
+pub fn restore_terminal_on_interrupt_standalone() -> Option<tokio::runtime::Runtime> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("ouguard-interrupts")
+        .enable_all()
+        .build()
+        .ok()?;
+    restore_terminal_on_interrupt(&runtime);
+    Some(runtime)
+}
+
 /// While the guard lives, Ctrl-C does not end the program: writes already sent finish and
 /// can be reported and recorded. Ask the guard whether Ctrl-C came.
 pub fn defer_interrupts() -> InterruptsDeferred {

@@ -14,6 +14,11 @@ use crate::state::OrgState;
 
 pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
+    // Offline there is no session to catch Ctrl-C at the `ask` selection: this one shows the
+    // cursor again and exits 130, as online.
+    let _interrupts = (args.from_snapshot.is_some() && is_interactive())
+        .then(crate::prompt::restore_terminal_on_interrupt_standalone)
+        .flatten();
     let (state, org_url) = if let Some(snapshot) = &args.from_snapshot {
         let text = read_input_file(snapshot, "snapshot")?;
         let state = OrgState::from_json(&text)

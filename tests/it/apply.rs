@@ -1017,4 +1017,26 @@ mod terminal {
         assert_eq!(org.sim.state(), seed::demo());
         assert!(org.run_records().is_empty());
     }
+
+    #[test]
+    fn ctrl_c_at_the_offline_selection_shows_the_cursor_again() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let snapshot = dir.path().join("demo.json");
+        std::fs::write(&snapshot, seed::demo().to_json()).expect("writes the snapshot");
+        let config = dir.path().join("ouguard.toml");
+        std::fs::write(&config, seed::DEMO_CONFIG).expect("writes the config");
+        let mut command = ouguard_std(dir.path());
+        command
+            .env("TERM", "xterm")
+            .args(["plan", "--strategy", "ask", "--from-snapshot"])
+            .arg(&snapshot);
+        let mut session =
+            rexpect::session::spawn_command(command, Some(15_000)).expect("spawns in a pty");
+        session.exp_string(SKIP).expect("offers the choices");
+        session.send_control('c').expect("ctrl-c");
+        let (rest, code) = finish(session);
+        assert_eq!(code, 130, "{rest:?}");
+        assert!(rest.contains("error: interrupted"), "{rest:?}");
+        assert!(rest.contains("\x1b[?25h"), "{rest:?}");
+    }
 }
