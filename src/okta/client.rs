@@ -1341,4 +1341,66 @@ mod http_tests {
         })
         .await;
     }
+
+    #[tokio::test]
+    async fn a_token_request_lost_in_transport_is_resent_with_a_fresh_assertion() {
+        bounded(async {
+            let token = Canned::ok(
+                r#"{"token_type":"Bearer","access_token":"AT_secret","expires_in":3600,"scope":"x"}"#,
+            );
+            let server = script()
+                .route(
+                    "POST",
+                    "/oauth2/v1/token",
+                    vec![Canned::drop_connection(), token],
+                )
+                .route("GET", "/api/v1/apps", vec![Canned::ok("[1]")])
+                .start()
+                .await;
+            let client = oauth_client(&server);
+            let apps: Vec<u32> = client.get_all("/api/v1/apps").await.expect("reads");
+            assert_eq!(apps, vec![1]);
+            let requests = server.requests();
+            let targets: Vec<_> = requests
+                .iter()
+                .map(|r| format!("{} {}", r.method, r.path()))
+                .collect();
+            assert_eq!(
+                targets,
+                vec!["POST /oauth2/v1/token", "POST /oauth2/v1/token", "GET /api/v1/apps"]
+            );
+            let assertion = |i: usize| {
+                requests[i]
+                    .body
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("client_assertion="))
+                    .map(str::to_string)
+            };
+            assert!(assertion(0).is_some());
+            assert_ne!(assertion(0), assertion(1), "a new assertion (new jti) each time");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_token_endpoint_that_stays_unreachable_is_a_transport_error() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "POST",
+                    "/oauth2/v1/token",
+                    vec![Canned::drop_connection(); 4],
+                )
+                .start()
+                .await;
+            let client = oauth_client(&server);
+            let e = client
+                .get_all::<u32>("/api/v1/apps")
+                .await
+                .expect_err("no token");
+            assert!(matches!(e, OktaError::Transport { .. }), "{e}");
+            assert_eq!(server.requests().len(), 4, "MAX_TOKEN_ATTEMPTS");
+        })
+        .await;
+    }
 }

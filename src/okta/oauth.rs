@@ -24,6 +24,9 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 const ASSERTION_LIFETIME_SECONDS: i64 = 300;
 /// Token requests per token (DPoP discovery and a nonce round trip need three).
 const MAX_TOKEN_ATTEMPTS: u32 = 4;
+/// The pause before resending a token request after a 5xx or a transport error (times the
+/// attempt number for transport errors).
+const TOKEN_RETRY_WAIT: Duration = Duration::from_millis(250);
 
 /// Which Okta scopes a command needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -254,7 +257,7 @@ impl OAuthSession {
         let scope = self.scopes.join(" ");
         let audience = self.token_url.as_str();
         let mut last_error = None;
-        for _ in 0..MAX_TOKEN_ATTEMPTS {
+        for attempt in 1..=MAX_TOKEN_ATTEMPTS {
             let now = unix_now();
             let assertion = client_assertion(
                 &self.key,
@@ -283,10 +286,27 @@ impl OAuthSession {
             }
             on_request();
             let started = Instant::now();
-            let response = request.send().await.map_err(|e| self.transport(e))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(|e| self.transport(e))?;
+            // A lost connection is resent like a 5xx: the token request changes nothing at
+            // Okta, and each attempt carries a fresh assertion (new `jti`) and proof.
+            let exchanged = async {
+                let response = request.send().await?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.bytes().await?;
+                Ok::<_, reqwest::Error>((status, headers, body))
+            }
+            .await;
+            let (status, headers, body) = match exchanged {
+                Ok(exchanged) => exchanged,
+                Err(error) => {
+                    tracing::debug!(error = %error, attempt, "token request failed in transport");
+                    last_error = Some(self.transport(error));
+                    if attempt < MAX_TOKEN_ATTEMPTS {
+                        tokio::time::sleep(TOKEN_RETRY_WAIT * attempt).await;
+                    }
+                    continue;
+                }
+            };
             let request_id = headers
                 .get("x-okta-request-id")
                 .and_then(|v| v.to_str().ok())
@@ -312,7 +332,7 @@ impl OAuthSession {
                         Duration::from_secs(1),
                         Duration::from_secs(60),
                     ),
-                    _ => Duration::from_millis(250),
+                    _ => TOKEN_RETRY_WAIT,
                 };
                 tracing::trace!(
                     status = status.as_u16(),
