@@ -21,6 +21,10 @@ use super::settings::{ConnectionSettings, Credentials};
 use super::slots::{Slot, Slots};
 use super::wire::ErrorBody;
 
+/// Slot priority of the first page of a list expected to be long ([`OktaClient::get_all_long`]);
+/// single reads and other lists start at 0.
+const LONG_LIST: u32 = 1;
+
 /// Tunables of the client. `Default` is what a real run uses; tests shrink the waits.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -257,12 +261,32 @@ impl OktaClient {
         &self,
         path_and_query: &str,
     ) -> Result<Vec<T>, OktaError> {
+        self.get_pages(path_and_query, 0).await
+    }
+
+    /// [`Self::get_all`] for a list that may run to many pages (a directory's group
+    /// assignments): when requests queue for a slot, its first page goes ahead of single
+    /// reads and of other lists' first pages, since a whole read lasts as long as its
+    /// longest chain and only such a list can make one.
+    pub(crate) async fn get_all_long<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Vec<T>, OktaError> {
+        self.get_pages(path_and_query, LONG_LIST).await
+    }
+
+    /// The pages of a list; page n queues (if it must) with priority `first_priority + n`.
+    async fn get_pages<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path_and_query: &str,
+        first_priority: u32,
+    ) -> Result<Vec<T>, OktaError> {
         let url = self.url(path_and_query)?;
         let mut visited = HashSet::from([url.to_string()]);
         let mut items = Vec::new();
         // Later pages go first when they must queue again (after a rate-limit wait or a
         // retry): the longest list is the chain a whole read waits for.
-        let mut priority: u32 = 0;
+        let mut priority = first_priority;
         let (mut reply, mut slot) = self.send_on(Method::GET, url, None, priority, None).await?;
         loop {
             // Page n's own faults come first: its body, then its `next` link.
@@ -1447,7 +1471,7 @@ mod http_tests {
             let server = numbered_pages(script(), 8, 3, Duration::ZERO).start().await;
             let client = server.client(fast_options());
             let items: Vec<u32> = client
-                .get_all("/api/v1/things?limit=2")
+                .get_all_long("/api/v1/things?limit=2")
                 .await
                 .expect("reads");
             assert_eq!(items, (1..=24).collect::<Vec<_>>());
@@ -1664,6 +1688,39 @@ mod http_tests {
                 ]
             );
             assert_eq!(client.inner.slots.free(), 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_long_lists_first_page_goes_before_queued_single_reads() {
+        bounded(async {
+            let server = numbered_pages(script(), 1, 1, Duration::ZERO)
+                .route("GET", "/api/v1/single", vec![Canned::ok("[]")])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_concurrency: 1,
+                ..fast_options()
+            });
+            let held = client.inner.slots.acquire(0).await;
+            let single = {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_json::<Value>("/api/v1/single").await })
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let list = {
+                let client = client.clone();
+                tokio::spawn(
+                    async move { client.get_all_long::<u32>("/api/v1/things?limit=2").await },
+                )
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(held);
+            assert_eq!(list.await.expect("joins").expect("reads"), vec![1]);
+            single.await.expect("joins").expect("reads");
+            let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+            assert_eq!(targets, ["/api/v1/things?limit=2", "/api/v1/single"]);
         })
         .await;
     }
