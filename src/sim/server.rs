@@ -307,6 +307,15 @@ async fn handle(
     finish(&shared, record, resp, &request_id, rate_status, slow).await
 }
 
+/// A body as text for the request log: `from_utf8` validates a page of JSON several times
+/// faster than `from_utf8_lossy`, which only the rare invalid body needs.
+fn lossy_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
 /// The same answer with its body cut in half (a `MalformedBody` fault): no longer JSON.
 async fn cut_body_in_half(resp: Response<Body>) -> Response<Body> {
     let (parts, body) = resp.into_parts();
@@ -395,7 +404,7 @@ async fn finish(
         .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     record.status = Some(parts.status.as_u16());
     if !bytes.is_empty() {
-        record.response_body = Some(String::from_utf8_lossy(&bytes).into_owned());
+        record.response_body = Some(lossy_text(&bytes));
     }
     record_request(shared, record);
 
