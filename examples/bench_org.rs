@@ -44,6 +44,11 @@ use ouguard::rules::{evaluate, Rule};
 use ouguard::sim::{large_org, GeneratorParams, SimConfig, SimOrg};
 use ouguard::state::{AppStatus, ImportOuSource, ImportOus, MappingProperty, OrgState};
 
+/// The same allocator as the `ouguard` binary: the measured child runs `plan` as the CLI
+/// does, and the simulated org runs as `ouguard sim` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DIRECTORIES: usize = 20;
 const GROUPS: usize = 10_000;
 const IMPORT_OUS_PER_DIRECTORY: usize = 25;

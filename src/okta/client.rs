@@ -3,10 +3,12 @@
 //! objects (those are in `wire.rs`). Must never log or return the token or `Authorization`.
 
 use std::collections::HashSet;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::{select, Either};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -18,6 +20,10 @@ use super::ratelimit::{self, Admission, InFlight, RateHeaders, RateLimiter};
 use super::settings::{ConnectionSettings, Credentials};
 use super::slots::{Slot, Slots};
 use super::wire::ErrorBody;
+
+/// Slot priority of the first page of a list expected to be long ([`OktaClient::get_all_long`]);
+/// single reads and other lists start at 0.
+const LONG_LIST: u32 = 1;
 
 /// Tunables of the client. `Default` is what a real run uses; tests shrink the waits.
 #[derive(Debug, Clone)]
@@ -244,34 +250,95 @@ impl OktaClient {
     }
 
     /// GET every page of a list, following `Link: <…>; rel="next"` opaquely.
-    pub(crate) async fn get_all<T: DeserializeOwned>(
+    ///
+    /// A list is one chain of requests, each waiting for the one before, so the chain is
+    /// kept moving: page n+1 is requested as soon as page n has arrived, on page n's slot
+    /// (it never queues behind other requests for a new one), and page n is decoded on a
+    /// blocking thread while page n+1 is on its way. Items keep the server's order; page n's
+    /// errors (its body, its `next` link) surface before anything about page n+1, whose
+    /// request is then dropped.
+    pub(crate) async fn get_all<T: DeserializeOwned + Send + 'static>(
         &self,
         path_and_query: &str,
     ) -> Result<Vec<T>, OktaError> {
-        let mut url = self.url(path_and_query)?;
+        self.get_pages(path_and_query, 0).await
+    }
+
+    /// [`Self::get_all`] for a list that may run to many pages (a directory's group
+    /// assignments): when requests queue for a slot, its first page goes ahead of single
+    /// reads and of other lists' first pages, since a whole read lasts as long as its
+    /// longest chain and only such a list can make one.
+    pub(crate) async fn get_all_long<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Vec<T>, OktaError> {
+        self.get_pages(path_and_query, LONG_LIST).await
+    }
+
+    /// The pages of a list; page n queues (if it must) with priority `first_priority + n`.
+    async fn get_pages<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path_and_query: &str,
+        first_priority: u32,
+    ) -> Result<Vec<T>, OktaError> {
+        let url = self.url(path_and_query)?;
+        let mut visited = HashSet::from([url.to_string()]);
         let mut items = Vec::new();
-        let mut visited = HashSet::new();
-        // Later pages go first: the longest list is the chain a whole read waits for.
-        let mut page: u32 = 0;
+        // Later pages go first when they must queue again (after a rate-limit wait or a
+        // retry): the longest list is the chain a whole read waits for.
+        let mut priority = first_priority;
+        let (mut reply, mut slot) = self.send_on(Method::GET, url, None, priority, None).await?;
         loop {
-            if !visited.insert(url.to_string()) {
-                return Err(OktaError::Decode {
-                    method: "GET".into(),
-                    url: url.to_string(),
-                    request_id: None,
-                    detail: "the `next` link points back to a page already read".into(),
+            // Page n's own faults come first: its body, then its `next` link.
+            let next = next_link(&reply.headers).map(|next| {
+                let url = self.follow(&reply, &next)?;
+                if visited.insert(url.to_string()) {
+                    Ok(url)
+                } else {
+                    Err(OktaError::Decode {
+                        method: "GET".into(),
+                        url: url.to_string(),
+                        request_id: None,
+                        detail: "the `next` link points back to a page already read".into(),
+                    })
+                }
+            });
+            let next = match next {
+                Some(Ok(next)) => next,
+                last_or_bad => {
+                    drop(slot);
+                    items.extend(decode::<Vec<T>>(&reply)?);
+                    return match last_or_bad {
+                        Some(Err(bad_link)) => Err(bad_link),
+                        _ => Ok(items),
+                    };
+                }
+            };
+            priority = priority.saturating_add(1);
+            let (listed, fetched) = {
+                let fetch = pin!(self.send_on(Method::GET, next, None, priority, Some(slot)));
+                // On a blocking thread: this task must keep polling the request meanwhile.
+                let decoding = tokio::task::spawn_blocking(move || decode::<Vec<T>>(&reply));
+                let decoding = pin!(async {
+                    match decoding.await {
+                        Ok(listed) => listed,
+                        Err(stopped) if stopped.is_panic() => {
+                            std::panic::resume_unwind(stopped.into_panic())
+                        }
+                        Err(stopped) => Err(OktaError::config(format!(
+                            "decoding a page stopped unexpectedly: {stopped}"
+                        ))),
+                    }
                 });
-            }
-            let reply = self
-                .send_with_priority(Method::GET, url.clone(), None, page)
-                .await?;
-            page = page.saturating_add(1);
-            let listed: Vec<T> = decode(&reply)?;
-            items.extend(listed);
-            match next_link(&reply.headers) {
-                None => return Ok(items),
-                Some(next) => url = self.follow(&reply, &next)?,
-            }
+                match select(fetch, decoding).await {
+                    Either::Left((fetched, decoding)) => (decoding.await, fetched),
+                    // A page that does not decode ends the list; the request under way is
+                    // dropped.
+                    Either::Right((listed, fetch)) => (Ok(listed?), fetch.await),
+                }
+            };
+            items.extend(listed?);
+            (reply, slot) = fetched?;
         }
     }
 
@@ -320,6 +387,22 @@ impl OktaClient {
         body: Option<&serde_json::Value>,
         priority: u32,
     ) -> Result<Reply, OktaError> {
+        let (reply, _slot) = self.send_on(method, url, body, priority, None).await?;
+        Ok(reply)
+    }
+
+    /// [`Self::send_with_priority`] on the slot `held` when one is given (the first attempt
+    /// then does not queue), returning the slot of the successful exchange still held so a
+    /// list can hand it to its next page. Every other path gives its slot back before it
+    /// waits for anything.
+    async fn send_on<'a>(
+        &'a self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        priority: u32,
+        mut held: Option<Slot<'a>>,
+    ) -> Result<(Reply, Slot<'a>), OktaError> {
         let options = &self.inner.options;
         let is_read = method == Method::GET || method == Method::HEAD;
         let family = ratelimit::endpoint_family(url.path());
@@ -327,7 +410,7 @@ impl OktaClient {
         let mut resend: Option<Resend> = None;
         let mut auth_resends: u32 = 0;
         loop {
-            let (slot, in_flight) = self.admit(&family, priority).await;
+            let (slot, in_flight) = self.admit(&family, priority, held.take()).await;
             // The slot first, then the credentials: a token is never stale from queueing.
             let auth = match self.request_auth(&method, &url).await {
                 Ok(auth) => auth,
@@ -340,10 +423,24 @@ impl OktaClient {
             let exchanged = self
                 .exchange(&method, &url, body, resend.as_ref(), auth)
                 .await;
-            drop(slot);
             let answer = match exchanged {
-                Ok(answer) => answer,
+                Ok(answer) if answer.status.is_success() => {
+                    in_flight.complete(answer.rate);
+                    let reply = Reply {
+                        headers: answer.headers,
+                        body: answer.body,
+                        request_id: answer.request_id,
+                        method,
+                        url,
+                    };
+                    return Ok((reply, slot));
+                }
+                Ok(answer) => {
+                    drop(slot);
+                    answer
+                }
                 Err(error) => {
+                    drop(slot);
                     drop(in_flight);
                     failed_attempts += 1;
                     if is_read && failed_attempts < options.read_attempts {
@@ -399,17 +496,8 @@ impl OktaClient {
                     continue;
                 }
             }
-            if !answer.status.is_success() {
-                let oauth = matches!(self.inner.auth, Auth::OAuth(_));
-                return Err(api_error(&answer, &method, &url, oauth));
-            }
-            return Ok(Reply {
-                headers: answer.headers,
-                body: answer.body,
-                request_id: answer.request_id,
-                method,
-                url,
-            });
+            let oauth = matches!(self.inner.auth, Auth::OAuth(_));
+            return Err(api_error(&answer, &method, &url, oauth));
         }
     }
 
@@ -429,13 +517,21 @@ impl OktaClient {
         }
     }
 
-    /// Waits for a slot, then until the family's budget allows one more request in flight.
-    /// The budget is asked only while holding a slot, so requests queued for a slot are not
-    /// counted against a window they have not reached; a request that must wait for the
-    /// window gives its slot back meanwhile.
-    async fn admit(&self, family: &str, priority: u32) -> (Slot<'_>, InFlight) {
+    /// Waits for a slot (or takes the one `held`), then until the family's budget allows one
+    /// more request in flight. The budget is asked only while holding a slot, so requests
+    /// queued for a slot are not counted against a window they have not reached; a request
+    /// that must wait for the window gives its slot back meanwhile.
+    async fn admit<'a>(
+        &'a self,
+        family: &str,
+        priority: u32,
+        mut held: Option<Slot<'a>>,
+    ) -> (Slot<'a>, InFlight) {
         loop {
-            let slot = self.inner.slots.acquire(priority).await;
+            let slot = match held.take() {
+                Some(slot) => slot,
+                None => self.inner.slots.acquire(priority).await,
+            };
             match self.inner.limiter.try_start(family) {
                 Admission::Go(guard) => return (slot, guard),
                 Admission::Wait(wait) => {
@@ -1382,6 +1478,282 @@ mod http_tests {
         .await;
     }
 
+    /// A list of `pages` pages of `per_page` numbers at `/api/v1/things`, each answered after
+    /// `delay`; page n links to page n+1.
+    fn numbered_pages(
+        mut builder: super::super::test_server::ScriptBuilder,
+        pages: u32,
+        per_page: u32,
+        delay: Duration,
+    ) -> super::super::test_server::ScriptBuilder {
+        for n in 0..pages {
+            let target = if n == 0 {
+                "/api/v1/things?limit=2".to_string()
+            } else {
+                format!("/api/v1/things?after={n}&limit=2")
+            };
+            let mut answer =
+                Canned::ok(numbers(n * per_page + 1, (n + 1) * per_page)).delayed(delay);
+            if n + 1 < pages {
+                answer = answer.header(
+                    "link",
+                    &format!("</api/v1/things?after={}&limit=2>; rel=\"next\"", n + 1),
+                );
+            }
+            builder = builder.route("GET", &target, vec![answer]);
+        }
+        builder
+    }
+
+    #[tokio::test]
+    async fn a_long_list_keeps_its_order() {
+        bounded(async {
+            let server = numbered_pages(script(), 8, 3, Duration::ZERO).start().await;
+            let client = server.client(fast_options());
+            let items: Vec<u32> = client
+                .get_all_long("/api/v1/things?limit=2")
+                .await
+                .expect("reads");
+            assert_eq!(items, (1..=24).collect::<Vec<_>>());
+            let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+            assert_eq!(targets.len(), 8);
+            assert_eq!(targets[0], "/api/v1/things?limit=2");
+            for (n, target) in targets.iter().enumerate().skip(1) {
+                assert_eq!(target, &format!("/api/v1/things?after={n}&limit=2"));
+            }
+            assert_eq!(client.inner.slots.free(), 12, "every slot came back");
+        })
+        .await;
+    }
+
+    /// When each `Slow` item finished decoding (only the test below decodes them).
+    static DECODED: std::sync::Mutex<Vec<(u32, Instant)>> = std::sync::Mutex::new(Vec::new());
+
+    /// Decoding takes 40 ms per item, as if pages were huge; each item notes when it is done.
+    #[derive(Debug, PartialEq)]
+    struct Slow(u32);
+
+    impl<'de> serde::Deserialize<'de> for Slow {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let n = u32::deserialize(d)?;
+            std::thread::sleep(Duration::from_millis(40));
+            DECODED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((n, Instant::now()));
+            Ok(Slow(n))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_next_page_is_requested_while_the_last_one_is_decoded() {
+        bounded(async {
+            // 3 pages of 3 items; page n + 1 must reach the server before page n's last item
+            // is decoded (one after the other, it would be asked for only afterwards).
+            let server = numbered_pages(script(), 3, 3, Duration::from_millis(50))
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let items: Vec<Slow> = client
+                .get_all("/api/v1/things?limit=2")
+                .await
+                .expect("reads");
+            assert_eq!(items, (1..=9).map(Slow).collect::<Vec<_>>());
+            let decoded = DECODED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let done = |item: u32| {
+                decoded
+                    .iter()
+                    .find(|(n, _)| *n == item)
+                    .map(|(_, at)| *at)
+                    .expect("decoded")
+            };
+            let requests = server.requests();
+            assert_eq!(requests.len(), 3);
+            assert!(
+                requests[1].at < done(3),
+                "page 2 was asked for after page 1 was decoded"
+            );
+            assert!(
+                requests[2].at < done(6),
+                "page 3 was asked for after page 2 was decoded"
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_next_link_back_to_an_earlier_page_stops_the_prefetch() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=2",
+                    vec![Canned::ok("[1]").header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![Canned::ok("[2]").header("link", r#"</api/v1/things?after=2>; rel="next""#)],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=2",
+                    vec![Canned::ok("[3]").header("link", r#"</api/v1/things?after=1>; rel="next""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things?limit=2")
+                .await
+                .expect_err("loop refused");
+            assert!(e.to_string().contains("already read"), "{e}");
+            assert!(
+                matches!(&e, OktaError::Decode { url, .. } if url.ends_with("/api/v1/things?after=1")),
+                "{e:?}"
+            );
+            assert_eq!(server.requests().len(), 3, "the repeated page is never requested");
+            assert_eq!(client.inner.slots.free(), 12);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_error_on_a_later_page_surfaces() {
+        bounded(async {
+            let server = numbered_pages(script(), 2, 2, Duration::ZERO)
+                .route(
+                    "GET",
+                    "/api/v1/things?after=2&limit=2",
+                    vec![Canned::error(403, "E0000006", "You do not have permission")],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1&limit=2",
+                    vec![Canned::ok("[3,4]")
+                        .header("link", r#"</api/v1/things?after=2&limit=2>; rel="next""#)],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things?limit=2")
+                .await
+                .expect_err("the third page fails");
+            assert_eq!(e.status(), Some(403));
+            assert_eq!(e.request_id(), Some("req-3"), "the third page's answer");
+            assert_eq!(server.requests().len(), 3);
+            assert_eq!(client.inner.slots.free(), 12);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_page_that_does_not_decode_fails_the_list_without_waiting_for_the_next() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things?limit=2",
+                    vec![
+                        Canned::ok("[1,").header("link", r#"</api/v1/things?after=1>; rel="next""#)
+                    ],
+                )
+                .route(
+                    "GET",
+                    "/api/v1/things?after=1",
+                    vec![Canned::ok("[2]").delayed(Duration::from_secs(5))],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let started = Instant::now();
+            let e = client
+                .get_all::<u32>("/api/v1/things?limit=2")
+                .await
+                .expect_err("bad body");
+            assert!(matches!(e, OktaError::Decode { .. }), "{e}");
+            assert_eq!(e.request_id(), Some("req-1"), "the first page's body");
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "waited for the next page"
+            );
+            assert_eq!(
+                client.inner.slots.free(),
+                12,
+                "the prefetch gave its slot back"
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_page_that_does_not_decode_is_reported_before_its_bad_next_link() {
+        bounded(async {
+            let server = script()
+                .route(
+                    "GET",
+                    "/api/v1/things",
+                    vec![Canned::ok("{").header(
+                        "link",
+                        r#"<https://evil.example.com/api/v1/things?after=1>; rel="next""#,
+                    )],
+                )
+                .start()
+                .await;
+            let client = server.client(fast_options());
+            let e = client
+                .get_all::<u32>("/api/v1/things")
+                .await
+                .expect_err("bad body");
+            assert!(matches!(e, OktaError::Decode { .. }), "{e}");
+            assert!(!e.to_string().contains("evil.example.com"), "{e}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_list_hands_its_slot_from_page_to_page() {
+        bounded(async {
+            // One slot. A single read queued while the list's first page is out would take
+            // the slot between two pages if the list gave it back; the list keeps it.
+            let server = numbered_pages(script(), 3, 1, Duration::from_millis(50))
+                .route("GET", "/api/v1/single", vec![Canned::ok("[]")])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_concurrency: 1,
+                ..fast_options()
+            });
+            let list = {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_all::<u32>("/api/v1/things?limit=2").await })
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let single = {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_json::<Value>("/api/v1/single").await })
+            };
+            assert_eq!(list.await.expect("joins").expect("reads"), vec![1, 2, 3]);
+            single.await.expect("joins").expect("reads");
+            let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+            assert_eq!(
+                targets,
+                [
+                    "/api/v1/things?limit=2",
+                    "/api/v1/things?after=1&limit=2",
+                    "/api/v1/things?after=2&limit=2",
+                    "/api/v1/single"
+                ]
+            );
+            assert_eq!(client.inner.slots.free(), 1);
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn a_token_endpoint_that_stays_unreachable_is_a_transport_error() {
         bounded(async {
@@ -1400,6 +1772,39 @@ mod http_tests {
                 .expect_err("no token");
             assert!(matches!(e, OktaError::Transport { .. }), "{e}");
             assert_eq!(server.requests().len(), 4, "MAX_TOKEN_ATTEMPTS");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_long_lists_first_page_goes_before_queued_single_reads() {
+        bounded(async {
+            let server = numbered_pages(script(), 1, 1, Duration::ZERO)
+                .route("GET", "/api/v1/single", vec![Canned::ok("[]")])
+                .start()
+                .await;
+            let client = server.client(ClientOptions {
+                max_concurrency: 1,
+                ..fast_options()
+            });
+            let held = client.inner.slots.acquire(0).await;
+            let single = {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_json::<Value>("/api/v1/single").await })
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let list = {
+                let client = client.clone();
+                tokio::spawn(
+                    async move { client.get_all_long::<u32>("/api/v1/things?limit=2").await },
+                )
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(held);
+            assert_eq!(list.await.expect("joins").expect("reads"), vec![1]);
+            single.await.expect("joins").expect("reads");
+            let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+            assert_eq!(targets, ["/api/v1/things?limit=2", "/api/v1/single"]);
         })
         .await;
     }

@@ -44,7 +44,8 @@ pub struct ReadOutcome {
 /// Reads every AD directory of the org. The user types are read alongside; directories
 /// are read concurrently, and within one directory the assignment pages (in order) run
 /// alongside its mappings. A whole read takes about as long as its longest chain of
-/// one-after-another requests: the apps list, then the biggest directory's pages.
+/// one-after-another requests: the apps list, then the biggest directory's pages; so the
+/// assignment lists' first pages go ahead of the mapping reads when requests queue.
 ///
 /// # Errors
 /// The first failed read, except a 401 on `/api/v1/mappings` (mappings unavailable: a
@@ -202,7 +203,8 @@ async fn read_assignments(
         "/api/v1/apps/{}/groups?limit=200&expand=group",
         segment(app_id)
     );
-    let wire: Vec<WireAssignment> = client.get_all(&path).await?;
+    // The one list that can run to many pages: the read waits for the longest of them.
+    let wire: Vec<WireAssignment> = client.get_all_long(&path).await?;
     let mut warnings = Vec::new();
     if wire.iter().any(|a| a.group_name().is_none()) {
         warnings.push(format!(

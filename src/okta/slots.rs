@@ -1,9 +1,12 @@
 //! The client's bound on requests in flight: a counting semaphore whose waiters are served
-//! by priority, then in arrival order. The client gives a list's later pages a priority that
-//! grows with the page number, so the longest chain of one-after-another requests (the
-//! biggest directory's pages) is not queued behind many short ones, and a whole read takes
-//! about as long as that chain. A few slots are kept for requests deep in such a chain
-//! (priority [`DEEP`] and up), so they never wait for the burst of first pages to drain.
+//! by priority, then in arrival order. A list hands its slot from one page to the next
+//! without queueing (the client keeps the [`Slot`]), so the longest chain of
+//! one-after-another requests (the biggest directory's pages) is not queued behind many
+//! short ones once started, and a whole read takes about as long as that chain. A list
+//! expected to be long starts with a higher priority than single reads, and a page that
+//! must queue again (after a rate-limit wait or a retry) has a priority that grows with its
+//! page number. A few slots are kept for requests deep in such a chain (priority [`DEEP`]
+//! and up), so they never wait for a burst of first pages to drain.
 //! Must not know HTTP or rate limits.
 
 use std::cmp::Ordering;
@@ -18,7 +21,8 @@ pub(crate) struct Slots {
     state: Mutex<State>,
 }
 
-/// Priority from which a request may use the reserved slots: the third page of a list on.
+/// Priority from which a request may use the reserved slots: the third page of a list on
+/// (the second of a long list).
 pub(crate) const DEEP: u32 = 2;
 
 #[derive(Debug)]

@@ -87,6 +87,8 @@ pub(crate) struct Recorded {
     /// Header names lowercased.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -255,6 +257,7 @@ async fn serve_connection(
                 target: target.clone(),
                 headers,
                 body,
+                at: std::time::Instant::now(),
             });
             script.served += 1;
             let number = script.served;

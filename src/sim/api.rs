@@ -336,14 +336,19 @@ fn wants_group(query: &Query) -> bool {
         .is_some_and(|e| e.split(',').any(|part| part.trim() == "group"))
 }
 
-fn assignment_json(
-    store: &Store,
+fn assignment_json<'a>(
+    store: &'a Store,
     app_id: &str,
-    a: &StoredAssignment,
+    a: &'a StoredAssignment,
     embed: bool,
     base: &str,
-) -> wire::GroupAssignment {
-    wire::GroupAssignment::from_store(app_id, a, &store.group_name(&a.group_id), embed, base)
+) -> wire::GroupAssignment<'a> {
+    wire::GroupAssignment::from_store(app_id, a, store.group_view(&a.group_id), embed, base)
+}
+
+/// An assignment's pagination cursor: its group id.
+fn assignment_key(a: &StoredAssignment) -> &str {
+    &a.group_id
 }
 
 async fn list_app_groups(
@@ -361,20 +366,23 @@ async fn list_app_groups(
     let app = store
         .app(&app_id)
         .ok_or_else(|| ApiError::not_found(&app_id, "AppInstance"))?;
-    let assignments: Vec<&StoredAssignment> = app
-        .directory()
-        .map(|d| d.assignments.iter().collect())
-        .unwrap_or_default();
-    let assignments: Vec<&StoredAssignment> = assignments
-        .into_iter()
-        .filter(|a| {
-            q.as_deref()
-                .is_none_or(|q| store.group_name(&a.group_id).to_lowercase().starts_with(q))
-        })
-        .collect();
-    let (page, next) = paginate(&assignments, query.get("after"), limit, |a| {
-        a.group_id.as_str()
-    })?;
+    let all: &[StoredAssignment] = app.directory().map_or(&[], |d| &d.assignments);
+    let after = query.get("after");
+    // Without `q`, the page is cut from the stored list itself rather than from a copy.
+    let (page, next): (Vec<&StoredAssignment>, _) = match q.as_deref() {
+        None => {
+            let (page, next) = paginate(all, after, limit, assignment_key)?;
+            (page.iter().collect(), next)
+        }
+        Some(q) => {
+            let matching: Vec<&StoredAssignment> = all
+                .iter()
+                .filter(|a| store.group_name(&a.group_id).to_lowercase().starts_with(q))
+                .collect();
+            let (page, next) = paginate(&matching, after, limit, |a| assignment_key(a))?;
+            (page.to_vec(), next)
+        }
+    };
     let body: Vec<wire::GroupAssignment> = page
         .iter()
         .map(|a| assignment_json(&store, &app_id, a, embed, &ctx.base_url))

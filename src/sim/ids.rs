@@ -2,7 +2,7 @@
 //! ids and timestamps for the simulated org. Deterministic where derived from a key; never
 //! used by the client side.
 
-use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -49,7 +49,9 @@ pub fn error_id() -> String {
 /// Okta's timestamp format: RFC 3339, UTC, millisecond precision (`2026-11-29T18:00:00.000Z`).
 #[must_use]
 pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // The same text as `%Y-%m-%dT%H:%M:%S%.3fZ`, without parsing a format string per call
+    // (the sim writes a few per listed assignment).
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A deterministic past timestamp derived from `key`, within 2023, used for `created` values
@@ -66,6 +68,12 @@ pub fn derived_timestamp(key: &str) -> DateTime<Utc> {
         .single()
         .unwrap_or_else(Utc::now);
     base + ChronoDuration::seconds(seconds % (365 * 24 * 3600))
+}
+
+/// The `created` timestamp of the group `group_id` (fixed: derived from the id).
+#[must_use]
+pub fn group_created(group_id: &str) -> String {
+    timestamp(derived_timestamp(&format!("created:{group_id}")))
 }
 
 /// Hands out strictly increasing millisecond timestamps, so that every write moves
@@ -122,6 +130,14 @@ mod tests {
             .single()
             .unwrap();
         assert_eq!(timestamp(at), "2026-11-29T18:00:00.000Z");
+        // Sub-millisecond digits are cut, not rounded, as `%.3f` does.
+        for (key, nanos) in [("a", 0), ("b", 1_999_999), ("c", 999_999_999), ("d", 5_000)] {
+            let at = derived_timestamp(key) + ChronoDuration::nanoseconds(nanos);
+            assert_eq!(
+                timestamp(at),
+                at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            );
+        }
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! seed; extra data a seed does not carry (created dates, groups, From-App mappings, a
 //! non-AD app) is derived deterministically. No HTTP and no wire types here.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::ids::{derived_id, derived_timestamp, timestamp, WriteClock};
+use super::ids::{derived_id, derived_timestamp, group_created, timestamp, WriteClock};
 use crate::state::{
     AppStatus, Directory, GroupAssignment, ImportOuSource, ImportOus, Mapping, MappingEnd,
     MappingProperty, OrgState, UserType,
@@ -45,6 +46,8 @@ pub struct StoredUserType {
 pub struct StoredGroup {
     pub id: String,
     pub name: String,
+    /// `created` (and `lastUpdated`) of the embedded group, derived from the id once.
+    pub created: String,
 }
 
 #[derive(Debug, Clone)]
@@ -177,7 +180,8 @@ pub struct Store {
     pub org_url: Option<String>,
     pub user_types: Vec<StoredUserType>,
     pub apps: Vec<StoredApp>,
-    pub groups: BTreeMap<String, StoredGroup>,
+    /// By id; only ever looked up (every listed assignment looks up its group).
+    pub groups: HashMap<String, StoredGroup>,
     pub mappings: Vec<StoredMapping>,
     pub events: Vec<StoredEvent>,
     pub clock: WriteClock,
@@ -223,7 +227,7 @@ impl Store {
         };
 
         let mut apps = Vec::new();
-        let mut groups = BTreeMap::new();
+        let mut groups = HashMap::new();
         let mut mappings: Vec<StoredMapping> = Vec::new();
         for dir in &seed.directories {
             if apps.iter().any(|a: &StoredApp| a.id == dir.app_id) {
@@ -243,6 +247,7 @@ impl Store {
                     .or_insert_with(|| StoredGroup {
                         id: a.group_id.clone(),
                         name: a.group_name.clone(),
+                        created: group_created(&a.group_id),
                     });
                 let mut profile: Map<String, Value> = a
                     .other_profile
@@ -399,6 +404,19 @@ impl Store {
         }
     }
 
+    /// A group's name and `created` timestamp (for a group the org does not know: its id,
+    /// and the timestamp derived from it).
+    #[must_use]
+    pub fn group_view(&self, group_id: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+        match self.groups.get(group_id) {
+            Some(g) => (Cow::Borrowed(&g.name), Cow::Borrowed(&g.created)),
+            None => (
+                Cow::Owned(group_id.to_string()),
+                Cow::Owned(group_created(group_id)),
+            ),
+        }
+    }
+
     #[must_use]
     pub fn group_name(&self, group_id: &str) -> String {
         self.groups
@@ -509,5 +527,27 @@ fn from_app_mapping(app_id: &str, default_type: &StoredUserType) -> StoredMappin
         },
         properties,
         derived: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_groups_view_is_its_name_and_fixed_created_time() {
+        let store = Store::from_seed(&crate::sim::seed::demo()).expect("the demo seeds");
+        let (id, group) = store.groups.iter().next().expect("a group");
+        let (name, created) = store.group_view(id);
+        assert_eq!(name, group.name.as_str());
+        assert_eq!(created, group_created(id));
+        assert_eq!(
+            created,
+            timestamp(derived_timestamp(&format!("created:{id}")))
+        );
+        // An id the org does not know stands for its own name.
+        let (name, created) = store.group_view("00gnotagroup");
+        assert_eq!(name, "00gnotagroup");
+        assert_eq!(created, group_created("00gnotagroup"));
     }
 }

@@ -3,6 +3,8 @@
 //! `LogEvent`, `Error`). They must never be shared with, or imported from, the client side:
 //! the point is that each side is written independently.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -245,17 +247,18 @@ impl Application {
 // ---------------------------------------------------------------------------------------
 // ApplicationGroupAssignment
 
+/// Borrows from the store: a page of 200 is serialized without copying the org's strings.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GroupAssignment {
-    pub id: String,
-    pub last_updated: String,
+pub struct GroupAssignment<'a> {
+    pub id: &'a str,
+    pub last_updated: &'a str,
     pub priority: i64,
-    pub profile: Map<String, Value>,
+    pub profile: &'a Map<String, Value>,
     #[serde(rename = "_links")]
     pub links: GroupAssignmentLinks,
     #[serde(rename = "_embedded", skip_serializing_if = "Option::is_none")]
-    pub embedded: Option<GroupAssignmentEmbedded>,
+    pub embedded: Option<GroupAssignmentEmbedded<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,30 +270,30 @@ pub struct GroupAssignmentLinks {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct GroupAssignmentEmbedded {
-    pub group: Group,
+pub struct GroupAssignmentEmbedded<'a> {
+    pub group: Group<'a>,
 }
 
 /// Okta's `Group` object, as embedded by `expand=group`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Group {
-    pub id: String,
-    pub created: String,
-    pub last_updated: String,
-    pub last_membership_updated: String,
-    pub object_class: Vec<&'static str>,
+pub struct Group<'a> {
+    pub id: &'a str,
+    pub created: Cow<'a, str>,
+    pub last_updated: Cow<'a, str>,
+    pub last_membership_updated: Cow<'a, str>,
+    pub object_class: [&'static str; 1],
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub profile: GroupProfile,
+    pub profile: GroupProfile<'a>,
     #[serde(rename = "_links")]
     pub links: GroupLinks,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct GroupProfile {
-    pub name: String,
-    pub description: Option<String>,
+pub struct GroupProfile<'a> {
+    pub name: Cow<'a, str>,
+    pub description: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -299,47 +302,47 @@ pub struct GroupLinks {
     pub self_link: Href,
 }
 
-impl GroupAssignment {
+impl<'a> GroupAssignment<'a> {
+    /// `group` is the group's name and `created` timestamp ([`super::store::Store::group_view`]).
     #[must_use]
     pub fn from_store(
         app_id: &str,
-        a: &StoredAssignment,
-        group_name: &str,
+        a: &'a StoredAssignment,
+        (group_name, group_created): (Cow<'a, str>, Cow<'a, str>),
         embed_group: bool,
         base: &str,
-    ) -> GroupAssignment {
-        let group_path = format!("/api/v1/groups/{}", a.group_id);
-        let group_created = timestamp(super::ids::derived_timestamp(&format!(
-            "created:{}",
-            a.group_id
-        )));
+    ) -> GroupAssignment<'a> {
+        let group_href = || Href {
+            href: format!("{base}/api/v1/groups/{}", a.group_id),
+        };
         GroupAssignment {
-            id: a.group_id.clone(),
-            last_updated: a.last_updated.clone(),
+            id: &a.group_id,
+            last_updated: &a.last_updated,
             priority: a.priority.unwrap_or(0),
-            profile: a.profile.clone(),
+            profile: &a.profile,
             links: GroupAssignmentLinks {
-                app: href(base, &format!("/api/v1/apps/{app_id}")),
-                self_link: href(
-                    base,
-                    &format!("/api/v1/apps/{app_id}/groups/{}", a.group_id),
-                ),
-                group: href(base, &group_path),
+                app: Href {
+                    href: format!("{base}/api/v1/apps/{app_id}"),
+                },
+                self_link: Href {
+                    href: format!("{base}/api/v1/apps/{app_id}/groups/{}", a.group_id),
+                },
+                group: group_href(),
             },
             embedded: embed_group.then(|| GroupAssignmentEmbedded {
                 group: Group {
-                    id: a.group_id.clone(),
+                    id: &a.group_id,
                     created: group_created.clone(),
                     last_updated: group_created.clone(),
                     last_membership_updated: group_created,
-                    object_class: vec!["okta:user_group"],
+                    object_class: ["okta:user_group"],
                     kind: "OKTA_GROUP",
                     profile: GroupProfile {
-                        name: group_name.to_string(),
+                        name: group_name,
                         description: None,
                     },
                     links: GroupLinks {
-                        self_link: href(base, &group_path),
+                        self_link: group_href(),
                     },
                 },
             }),

@@ -244,6 +244,81 @@ async fn sim_paginates_app_groups_at_the_boundaries() {
     assert_okta_error(bad, 400, "E0000001").await;
 }
 
+/// Every item of a list, following `next` links.
+async fn all_items(sim: &SimOrg, first: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut url = format!("{}{first}", sim.url());
+    for _ in 0..100 {
+        let resp = client()
+            .get(&url)
+            .header("Authorization", format!("SSWS {}", sim.token()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let next = links(&resp).get("next").cloned();
+        items.extend(resp.json::<Vec<Value>>().await.unwrap());
+        match next {
+            Some(next) => url = next,
+            None => return items,
+        }
+    }
+    panic!("runaway pagination");
+}
+
+#[tokio::test]
+async fn sim_filters_app_groups_by_name_prefix_across_pages() {
+    let sim = demo().await;
+    let corp = app_id(CORP);
+    let name = |item: &Value| {
+        item["_embedded"]["group"]["profile"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let all = all_items(
+        &sim,
+        &format!("/api/v1/apps/{corp}/groups?limit=20&expand=group"),
+    )
+    .await;
+    // The commonest first letter, so the filtered list spans pages too.
+    let mut counts: BTreeMap<char, usize> = BTreeMap::new();
+    for item in &all {
+        if let Some(c) = name(item).to_lowercase().chars().next() {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    let (letter, count) = counts.into_iter().max_by_key(|(_, n)| *n).unwrap();
+    assert!(count > 20, "{letter}: {count}");
+    let filtered = all_items(
+        &sim,
+        &format!(
+            "/api/v1/apps/{corp}/groups?limit=20&expand=group&q={}",
+            letter.to_uppercase()
+        ),
+    )
+    .await;
+    let expected: Vec<&Value> = all
+        .iter()
+        .filter(|item| name(item).to_lowercase().starts_with(letter))
+        .collect();
+    assert_eq!(filtered.iter().collect::<Vec<_>>(), expected);
+    // The embedded group's timestamps are fixed per group.
+    let group = &all[0]["_embedded"]["group"];
+    assert_eq!(group["created"], group["lastUpdated"]);
+    assert_eq!(group["created"], group["lastMembershipUpdated"]);
+    assert_eq!(
+        group["created"].as_str().unwrap().len(),
+        "2023-01-01T00:00:00.000Z".len()
+    );
+    let again = all_items(
+        &sim,
+        &format!("/api/v1/apps/{corp}/groups?limit=200&expand=group"),
+    )
+    .await;
+    assert_eq!(again, all);
+}
+
 #[tokio::test]
 async fn sim_links_keep_the_query_and_use_the_callers_host() {
     let sim = demo().await;
