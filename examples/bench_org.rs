@@ -245,12 +245,12 @@ fn child(args: &[String]) {
             let retargets = planned
                 .resource_changes
                 .iter()
-                .filter(|c| c.kind == ouguard::plan::ChangeKind::GroupTargetOu)
+                .filter(|c| c.kind() == ouguard::plan::ChangeKind::GroupTargetOu)
                 .count();
             let deletions = planned
                 .resource_changes
                 .iter()
-                .filter(|c| c.kind == ouguard::plan::ChangeKind::MappingProperty)
+                .filter(|c| c.kind() == ouguard::plan::ChangeKind::MappingProperty)
                 .count();
             let started = Instant::now();
             let fresh = runtime
@@ -575,12 +575,12 @@ fn apply_bound(org: &OrgState, url: &str, limit: u32, window: Duration) -> (f64,
     let retargets = planned
         .resource_changes
         .iter()
-        .filter(|c| c.kind == ouguard::plan::ChangeKind::GroupTargetOu)
+        .filter(|c| c.kind() == ouguard::plan::ChangeKind::GroupTargetOu)
         .count();
     let deletions = planned
         .resource_changes
         .iter()
-        .filter(|c| c.kind == ouguard::plan::ChangeKind::MappingProperty)
+        .filter(|c| c.kind() == ouguard::plan::ChangeKind::MappingProperty)
         .count();
     // Fewest requests: a fresh read and a write per change.
     let app_groups = 2 * retargets;

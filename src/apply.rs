@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::okta::{OktaClient, OktaError, RawAssignment};
-use crate::plan::{ChangeKind, Execution, Plan, ResourceChange};
+use crate::plan::{ChangeDetails, ChangeKind, Execution, Plan, ResourceChange};
 
 /// How one change ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +94,6 @@ pub enum Ready {
     },
 }
 
-fn str_field<'a>(value: Option<&'a Value>, key: &str) -> Option<&'a str> {
-    value.and_then(|v| v.get(key)).and_then(Value::as_str)
-}
-
 fn dn_equal(a: &str, b: &str) -> bool {
     match (crate::dn::Dn::parse(a), crate::dn::Dn::parse(b)) {
         (Ok(a), Ok(b)) => a == b,
@@ -114,7 +110,7 @@ pub async fn check_preconditions(
 ) -> Result<Vec<(usize, Fresh)>, OktaError> {
     let mut reads = JoinSet::new();
     for (index, change) in plan.resource_changes.iter().enumerate() {
-        if change.execution != Execution::Api {
+        if change.execution() != Execution::Api {
             continue;
         }
         let client = client.clone();
@@ -146,7 +142,7 @@ pub async fn stale_manual_steps(
         .resource_changes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.execution == Execution::Manual);
+        .filter(|(_, c)| c.execution() == Execution::Manual);
     for (index, change) in manual {
         for finding_id in change.fixed_findings() {
             let Some(finding) = plan.findings.iter().find(|f| f.id == finding_id) else {
@@ -198,15 +194,30 @@ pub async fn stale_manual_steps(
     Ok(stale.into_iter().map(|(_, reason)| reason).collect())
 }
 
+/// Two target OUs are the same when both are absent (or blank), or both parse to equal DNs, or
+/// they are the same text.
+fn same_ou(a: Option<&str>, b: Option<&str>) -> bool {
+    fn present(ou: Option<&str>) -> Option<&str> {
+        ou.filter(|text| !text.trim().is_empty())
+    }
+    match (present(a), present(b)) {
+        (None, None) => true,
+        (Some(a), Some(b)) => dn_equal(a, b),
+        _ => false,
+    }
+}
+
+fn describe_ou(ou: Option<&str>) -> String {
+    match ou {
+        Some(text) if !text.trim().is_empty() => format!("`{text}`"),
+        _ => "no OU".to_string(),
+    }
+}
+
 async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fresh, OktaError> {
-    match change.kind {
-        ChangeKind::GroupTargetOu => {
-            let Some(group) = &change.group else {
-                return Ok(Fresh::Stale(format!(
-                    "{}: the plan names no group",
-                    change.address
-                )));
-            };
+    match &change.details {
+        ChangeDetails::GroupTargetOuUpdate(update) => {
+            let group = &update.group;
             let fetched = match client
                 .get_group_assignment(&change.directory.app_id, &group.id)
                 .await
@@ -220,31 +231,25 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
                 }
                 Err(e) => return Err(e),
             };
-            let current = fetched
-                .assignment
-                .organizational_unit
-                .clone()
-                .unwrap_or_default();
-            let wanted_before =
-                str_field(change.precondition.as_ref(), "organizationalUnit").unwrap_or_default();
-            let wanted_updated =
-                str_field(change.precondition.as_ref(), "lastUpdated").unwrap_or_default();
-            let after = str_field(change.after.as_ref(), "organizationalUnit").unwrap_or_default();
-            if current == after || (!after.is_empty() && dn_equal(&current, after)) {
+            let current = fetched.assignment.organizational_unit.as_deref();
+            let wanted = &update.precondition;
+            if same_ou(current, Some(&update.after)) {
                 return Ok(Fresh::AlreadyApplied {
                     request_id: fetched.request_id,
                 });
             }
-            if current != wanted_before {
+            if !same_ou(current, wanted.organizational_unit.as_deref()) {
                 return Ok(Fresh::Stale(format!(
-                    "{}: the target OU is now `{current}`, the plan expected `{wanted_before}`",
-                    change.address
+                    "{}: the target OU is now {}, the plan expected {}",
+                    change.address,
+                    describe_ou(current),
+                    describe_ou(wanted.organizational_unit.as_deref())
                 )));
             }
-            if !wanted_updated.is_empty() && fetched.assignment.last_updated != wanted_updated {
+            if fetched.assignment.last_updated != wanted.last_updated {
                 return Ok(Fresh::Stale(format!(
-                    "{}: the assignment was updated at `{}` after the plan was made (`{wanted_updated}`)",
-                    change.address, fetched.assignment.last_updated
+                    "{}: the assignment was updated at `{}` after the plan was made (`{}`)",
+                    change.address, fetched.assignment.last_updated, wanted.last_updated
                 )));
             }
             Ok(Fresh::Ready(Ready::Assignment {
@@ -252,15 +257,9 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
                 request_id: fetched.request_id,
             }))
         }
-        ChangeKind::MappingProperty => {
-            let Some(mapping_id) = &change.mapping_id else {
-                return Ok(Fresh::Stale(format!(
-                    "{}: the plan names no mapping",
-                    change.address
-                )));
-            };
-            let key = str_field(change.precondition.as_ref(), "key").unwrap_or("dn");
-            let expected = str_field(change.precondition.as_ref(), "expression");
+        ChangeDetails::MappingPropertyDelete(delete) => {
+            let mapping_id = &delete.mapping_id;
+            let key = &delete.key;
             let (mapping, request_id) = match client.get_mapping(mapping_id).await {
                 Ok(read) => read,
                 Err(e) if e.is_not_found() => {
@@ -273,21 +272,20 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
             };
             let current = mapping
                 .properties
-                .get(key)
+                .get(key.as_str())
                 .and_then(|p| p.expression.as_deref());
             match current {
                 None => Ok(Fresh::AlreadyApplied { request_id }),
-                Some(expression) if Some(expression) == expected => {
+                Some(expression) if expression == delete.expression => {
                     Ok(Fresh::Ready(Ready::Mapping { request_id }))
                 }
                 Some(expression) => Ok(Fresh::Stale(format!(
                     "{}: `{key}` is now mapped to `{expression}`, the plan expected `{}`",
-                    change.address,
-                    expected.unwrap_or("")
+                    change.address, delete.expression
                 ))),
             }
         }
-        ChangeKind::ImportOu => Ok(Fresh::Stale(format!(
+        ChangeDetails::ImportOuAdd(_) => Ok(Fresh::Stale(format!(
             "{}: a manual step has no API precondition",
             change.address
         ))),
@@ -372,14 +370,14 @@ async fn execute_one(
         }
         Fresh::Ready(Ready::Mapping { request_id }) => {
             request_ids.extend(request_id);
-            observed_before = change.before.clone();
+            observed_before = Some(change.before_value());
             delete_mapping_property(client, change, &mut request_ids).await
         }
     };
     ChangeOutcome {
         index,
         address: change.address.clone(),
-        kind: change.kind,
+        kind: change.kind(),
         result,
         request_ids,
         observed_before,
@@ -393,8 +391,13 @@ async fn retarget(
     raw: &RawAssignment,
     request_ids: &mut Vec<String>,
 ) -> ChangeResult {
-    let after = str_field(change.after.as_ref(), "organizationalUnit").unwrap_or_default();
-    let before = str_field(change.precondition.as_ref(), "organizationalUnit").unwrap_or_default();
+    let ChangeDetails::GroupTargetOuUpdate(update) = &change.details else {
+        return ChangeResult::Skipped {
+            reason: "the change is not a retarget".to_string(),
+        };
+    };
+    let after = update.after.as_str();
+    let before = update.precondition.organizational_unit.as_deref();
     let app_id = &change.directory.app_id;
     let group_id = &raw.group_id;
     // At most one resend, and only when a re-read proves the first write did not happen.
@@ -412,15 +415,15 @@ async fn retarget(
                 match client.get_group_assignment(app_id, group_id).await {
                     Ok(reread) => {
                         request_ids.extend(reread.request_id.clone());
-                        let now = reread.assignment.organizational_unit.unwrap_or_default();
-                        if now == after || dn_equal(&now, after) {
+                        let now = reread.assignment.organizational_unit;
+                        if same_ou(now.as_deref(), Some(after)) {
                             return ChangeResult::Applied {
                                 note: Some(format!(
                                     "the response was lost ({error}); a re-read confirmed the write"
                                 )),
                             };
                         }
-                        if now != before || attempt == 1 {
+                        if !same_ou(now.as_deref(), before) || attempt == 1 {
                             return failed(&error);
                         }
                         tracing::debug!(
@@ -451,12 +454,13 @@ async fn delete_mapping_property(
     change: &ResourceChange,
     request_ids: &mut Vec<String>,
 ) -> ChangeResult {
-    let Some(mapping_id) = &change.mapping_id else {
+    let ChangeDetails::MappingPropertyDelete(delete) = &change.details else {
         return ChangeResult::Skipped {
-            reason: "the plan names no mapping".to_string(),
+            reason: "the change is not a mapping property delete".to_string(),
         };
     };
-    let key = str_field(change.before.as_ref(), "key").unwrap_or("dn");
+    let mapping_id = &delete.mapping_id;
+    let key = delete.key.as_str();
     for attempt in 0..2 {
         let write_error = match client.remove_mapping_property(mapping_id, key).await {
             Ok(written) => {

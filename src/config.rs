@@ -144,7 +144,7 @@ impl Config {
                         format!(
                             "`{}` is not a valid DN ({e}); write it like \
                              `OU=Staff,DC=corp,DC=example,DC=com`",
-                            crate::rules::truncate_for_message(&value)
+                            crate::text::truncate_for_message(&value)
                         ),
                     )
                 })?;
@@ -174,7 +174,7 @@ impl Config {
                     Some(line),
                     format!(
                         "retarget destination `{}` is not a valid DN ({e})",
-                        crate::rules::truncate_for_message(&to)
+                        crate::text::truncate_for_message(&to)
                     ),
                 ));
             }
@@ -230,6 +230,57 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// What [`add_import_ous_to_file`] did to the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOusAdded {
+    /// How many OUs were added (0: the file already declared them all and was not written).
+    pub added: usize,
+    /// The diff of the file, empty when nothing was added.
+    pub diff: String,
+}
+
+/// Adds import OUs to the config file, per directory key (domain or app id): reads it (a
+/// missing file is an empty one), refuses a file that does not parse, adds what it does not
+/// declare yet, and writes it atomically when something was added. The one function that
+/// edits the import OUs of `ouguard.toml`, for `apply` (a confirmed manual step) and
+/// `import-ous`.
+pub fn add_import_ous_to_file(
+    path: &Path,
+    by_directory: &BTreeMap<String, Vec<String>>,
+) -> anyhow::Result<ImportOusAdded> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("failed to read `{}`", path.display()))
+            )
+        }
+    };
+    // Refuse to edit a config that does not parse: the person must fix it first.
+    if !old.is_empty() {
+        Config::parse(&old, path)?;
+    }
+    let mut new = old.clone();
+    let mut added = 0;
+    for (key, ous) in by_directory {
+        let (text, newly) = add_import_ous(&new, path, key, ous)?;
+        new = text;
+        added += newly.len();
+    }
+    if added == 0 {
+        return Ok(ImportOusAdded {
+            added,
+            diff: String::new(),
+        });
+    }
+    crate::files::write_atomically(path, new.as_bytes(), false)?;
+    Ok(ImportOusAdded {
+        added,
+        diff: file_diff(path, &old, &new),
+    })
 }
 
 /// Adds import OUs to `[directory."<key>"]` of the config text, keeping comments and

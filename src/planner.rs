@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use serde_json::json;
-
 use crate::dn::{Dn, NormalizedDn};
-use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange, Warning};
+use crate::plan::{
+    AssignmentPrecondition, ChangeDetails, GroupTargetOuUpdate, ImportOuAdd, MappingPropertyDelete,
+    Plan, ResourceChange, Warning,
+};
 use crate::rules::{self, Evaluation, Finding, GroupRef, ImportOuIndex, Rule};
 use crate::state::{AppStatus, Directory, OrgState};
 
@@ -232,11 +233,6 @@ pub fn rank_candidates(index: &ImportOuIndex, current: &Dn) -> Vec<Candidate> {
     candidates.into_iter().map(|(_, _, c)| c).collect()
 }
 
-/// Quotes a value inside a plan address.
-fn quoted(value: &str) -> String {
-    serde_json::Value::String(value.to_string()).to_string()
-}
-
 /// Builds the plan. `evaluation` must come from `rules::evaluate(state)`.
 pub fn plan(
     state: &OrgState,
@@ -272,7 +268,10 @@ pub fn plan(
 
     // The fixable findings of each directory, in the evaluation's order.
     let mut by_directory: HashMap<&str, Vec<&Finding>> = HashMap::new();
-    for finding in findings.iter().filter(|f| f.rule.is_fixable()) {
+    for finding in findings
+        .iter()
+        .filter(|f| f.rule.is_fixable() || fixed_only_by_a_pin(f.rule))
+    {
         by_directory
             .entry(finding.directory.app_id.as_str())
             .or_default()
@@ -308,7 +307,33 @@ pub fn plan(
                     }
                 }
                 Rule::DnMapped => changes.push((dir_position, mapping_change(directory, finding))),
-                _ => {}
+                Rule::GroupOuInvalid | Rule::GroupOuOtherDomain | Rule::GroupOuMissing => {
+                    // Only a destination a person named fixes these: never `add-ou`, never a
+                    // guess, never an `ask` question.
+                    let Some(pin) = pin_for(finding, directory, options) else {
+                        continue;
+                    };
+                    let checked = match &index {
+                        Some(index) => check_destination(&pin.to, &pin.origin, directory, index),
+                        None => Err(format!(
+                            "destination `{}` ({}) cannot be checked: the import OUs of `{}` \
+                             are not declared",
+                            crate::text::truncate_for_message(&pin.to),
+                            pin.origin,
+                            directory.domain
+                        )),
+                    };
+                    match checked {
+                        Ok(to) => {
+                            changes.push((dir_position, retarget_change(directory, finding, &to)));
+                            retargeted_domains
+                                .entry(dir_position)
+                                .or_default()
+                                .push(group_label(finding));
+                        }
+                        Err(reason) => problems.push(destination_problem(finding, directory, reason)),
+                    }
+                }
             }
         }
         for (raw, fixes) in additions.without_covered() {
@@ -317,22 +342,11 @@ pub fn plan(
             changes.push((
                 dir_position,
                 ResourceChange {
-                    address: format!(
-                        "directory[{}].import_ou[{}]",
-                        quoted(&directory.domain),
-                        quoted(&raw)
-                    ),
-                    kind: ChangeKind::ImportOu,
-                    action: Action::Add,
-                    execution: Execution::Manual,
+                    address: ResourceChange::import_ou_address(&directory.domain, &raw),
                     finding: first,
                     also_fixes: fixes.collect(),
                     directory: rules::DirectoryRef::of(directory),
-                    group: None,
-                    mapping_id: None,
-                    before: None,
-                    after: Some(json!({ "ou": raw })),
-                    precondition: None,
+                    details: ChangeDetails::ImportOuAdd(ImportOuAdd { ou: raw }),
                 },
             ));
         }
@@ -361,7 +375,7 @@ pub fn plan(
 
     changes.sort_by(|a, b| {
         a.0.cmp(&b.0)
-            .then(a.1.kind.cmp(&b.1.kind))
+            .then(a.1.kind().cmp(&b.1.kind()))
             .then_with(|| a.1.address.cmp(&b.1.address))
     });
     let changes = changes.into_iter().map(|(_, change)| change).collect();
@@ -403,19 +417,8 @@ fn decide_r1(
         return Ok(Ok(Decision::Skip));
     };
     let ranked = || Dn::parse(&raw).map_or_else(|_| Vec::new(), |dn| rank_candidates(index, &dn));
-    let problem = |reason: String| DestinationProblem {
-        finding: finding.id.clone(),
-        group: finding
-            .group
-            .as_ref()
-            .map_or_else(String::new, |g| g.name.clone()),
-        domain: directory.domain.clone(),
-        reason,
-    };
-    let pins: Vec<&RetargetPin> = options.pins.iter().filter(|p| p.matches(finding)).collect();
-    if let Some(pin) = pins.iter().find(|p| {
-        Dn::parse(&p.to).is_ok_and(|dn| dn.is_in_domain(&directory.domain)) || pins.len() == 1
-    }) {
+    let problem = |reason: String| destination_problem(finding, directory, reason);
+    if let Some(pin) = pin_for(finding, directory, options) {
         return Ok(check_destination(&pin.to, &pin.origin, directory, index)
             .map(Decision::Retarget)
             .map_err(problem));
@@ -436,6 +439,41 @@ fn decide_r1(
                 Err(reason) => Err(PlanError::Cancelled(reason)),
             }
         }
+    }
+}
+
+/// Whether findings of `rule` are fixed only by a pinned destination (`--retarget` or
+/// `[[retarget]]`): the group's OU is broken, so neither adding it nor ranking from it works.
+fn fixed_only_by_a_pin(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::GroupOuInvalid | Rule::GroupOuOtherDomain | Rule::GroupOuMissing
+    )
+}
+
+/// The pin naming the finding's group: the one in the directory's domain when several match.
+fn pin_for<'a>(
+    finding: &Finding,
+    directory: &Directory,
+    options: &'a PlanOptions,
+) -> Option<&'a RetargetPin> {
+    let pins: Vec<&RetargetPin> = options.pins.iter().filter(|p| p.matches(finding)).collect();
+    pins.iter()
+        .find(|p| {
+            Dn::parse(&p.to).is_ok_and(|dn| dn.is_in_domain(&directory.domain)) || pins.len() == 1
+        })
+        .copied()
+}
+
+fn destination_problem(finding: &Finding, directory: &Directory, reason: String) -> DestinationProblem {
+    DestinationProblem {
+        finding: finding.id.clone(),
+        group: finding
+            .group
+            .as_ref()
+            .map_or_else(String::new, |g| g.name.clone()),
+        domain: directory.domain.clone(),
+        reason,
     }
 }
 
@@ -473,7 +511,7 @@ fn check_destination(
     let dn = Dn::parse(to).map_err(|error| {
         format!(
             "destination `{}` ({origin}) is not a valid DN ({error})",
-            rules::truncate_for_message(to)
+            crate::text::truncate_for_message(to)
         )
     })?;
     if !dn.is_in_domain(&directory.domain) {
@@ -549,28 +587,25 @@ fn retarget_change(directory: &Directory, finding: &Finding, to: &str) -> Resour
         name: String::new(),
     });
     let assignment = directory.assignment(&group.id);
-    let current = finding.ou.clone().unwrap_or_default();
+    let current = finding.ou.clone();
     let last_updated = assignment.map_or_else(String::new, |a| a.last_updated.clone());
     ResourceChange {
-        address: format!(
-            "directory[{}].group[{}].target_ou",
-            quoted(&directory.domain),
-            quoted(&group_address_name(directory, &group))
+        address: ResourceChange::target_ou_address(
+            &directory.domain,
+            &group_address_name(directory, &group),
         ),
-        kind: ChangeKind::GroupTargetOu,
-        action: Action::Update,
-        execution: Execution::Api,
         finding: finding.id.clone(),
         also_fixes: Vec::new(),
         directory: rules::DirectoryRef::of(directory),
-        group: Some(group),
-        mapping_id: None,
-        before: Some(json!({ "organizationalUnit": current })),
-        after: Some(json!({ "organizationalUnit": to })),
-        precondition: Some(json!({
-            "lastUpdated": last_updated,
-            "organizationalUnit": current,
-        })),
+        details: ChangeDetails::GroupTargetOuUpdate(GroupTargetOuUpdate {
+            group,
+            before: current.clone(),
+            after: to.to_string(),
+            precondition: AssignmentPrecondition {
+                last_updated,
+                organizational_unit: current,
+            },
+        }),
     }
 }
 
@@ -600,23 +635,16 @@ fn mapping_change(directory: &Directory, finding: &Finding) -> ResourceChange {
             )
         });
     ResourceChange {
-        address: format!(
-            "directory[{}].mapping[{}].property[{}]",
-            quoted(&directory.domain),
-            quoted(&user_type),
-            quoted(&key)
-        ),
-        kind: ChangeKind::MappingProperty,
-        action: Action::Delete,
-        execution: Execution::Api,
+        address: ResourceChange::mapping_property_address(&directory.domain, &user_type, &key),
         finding: finding.id.clone(),
         also_fixes: Vec::new(),
         directory: rules::DirectoryRef::of(directory),
-        group: None,
-        mapping_id: Some(mapping_id),
-        before: Some(json!({ "key": key, "expression": expression })),
-        after: None,
-        precondition: Some(json!({ "key": key, "expression": expression })),
+        details: ChangeDetails::MappingPropertyDelete(MappingPropertyDelete {
+            mapping_id,
+            user_type,
+            key,
+            expression,
+        }),
     }
 }
 
@@ -626,42 +654,32 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
     let Some(directory) = state.directory_mut(&change.directory.app_id) else {
         return;
     };
-    let value_of = |side: &Option<serde_json::Value>, key: &str| {
-        side.as_ref()
-            .and_then(|v| v.get(key))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-    };
-    match change.kind {
-        ChangeKind::ImportOu => {
-            if let Some(ou) = value_of(&change.after, "ou") {
-                let declared =
-                    directory
-                        .import_ous
-                        .get_or_insert_with(|| crate::state::ImportOus {
-                            source: crate::state::ImportOuSource::Snapshot,
-                            ous: Vec::new(),
-                        });
-                declared.ous.push(ou);
-            }
+    match &change.details {
+        ChangeDetails::ImportOuAdd(add) => {
+            let declared = directory
+                .import_ous
+                .get_or_insert_with(|| crate::state::ImportOus {
+                    source: crate::state::ImportOuSource::Snapshot,
+                    ous: Vec::new(),
+                });
+            declared.ous.push(add.ou.clone());
         }
-        ChangeKind::GroupTargetOu => {
-            let Some(group) = &change.group else { return };
-            let to = value_of(&change.after, "organizationalUnit");
+        ChangeDetails::GroupTargetOuUpdate(update) => {
             if let Some(assignment) = directory
                 .assignments
                 .iter_mut()
-                .find(|a| a.group_id == group.id)
+                .find(|a| a.group_id == update.group.id)
             {
-                assignment.organizational_unit = to;
+                assignment.organizational_unit = Some(update.after.clone());
             }
         }
-        ChangeKind::MappingProperty => {
-            let key = value_of(&change.before, "key");
-            if let (Some(mapping_id), Some(key)) = (&change.mapping_id, key) {
-                if let Some(mapping) = directory.mappings.iter_mut().find(|m| &m.id == mapping_id) {
-                    mapping.properties.remove(&key);
-                }
+        ChangeDetails::MappingPropertyDelete(delete) => {
+            if let Some(mapping) = directory
+                .mappings
+                .iter_mut()
+                .find(|m| m.id == delete.mapping_id)
+            {
+                mapping.properties.remove(&delete.key);
             }
         }
     }
@@ -670,6 +688,8 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{Action, ChangeKind, Execution};
+    use serde_json::json;
     use crate::fixtures::{assignment, directory, mapping, org};
     use crate::rules::evaluate;
 
@@ -733,10 +753,10 @@ mod tests {
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
         assert_eq!(plan.resource_changes.len(), 1);
         let change = &plan.resource_changes[0];
-        assert_eq!(change.kind, ChangeKind::ImportOu);
-        assert_eq!(change.action, Action::Add);
-        assert_eq!(change.execution, Execution::Manual);
-        assert_eq!(change.after, Some(json!({ "ou": MARKETING })));
+        assert_eq!(change.kind(), ChangeKind::ImportOu);
+        assert_eq!(change.action(), Action::Add);
+        assert_eq!(change.execution(), Execution::Manual);
+        assert_eq!(change.after_value(), json!({ "ou": MARKETING }));
         assert_eq!(change.finding, "R1:corp.example.com:00g1");
         assert_eq!(plan.summary.manual, 1);
     }
@@ -756,7 +776,7 @@ mod tests {
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
         assert_eq!(plan.resource_changes.len(), 2);
         let marketing = &plan.resource_changes[1];
-        assert_eq!(marketing.after, Some(json!({ "ou": MARKETING })));
+        assert_eq!(marketing.after_value(), json!({ "ou": MARKETING }));
         let fixed: Vec<&str> = marketing.fixed_findings().collect();
         assert_eq!(
             fixed,
@@ -782,21 +802,25 @@ mod tests {
         let plan = run(&state, &opts).unwrap();
         assert_eq!(plan.resource_changes.len(), 2);
         for change in &plan.resource_changes {
-            assert_eq!(change.kind, ChangeKind::GroupTargetOu);
+            assert_eq!(change.kind(), ChangeKind::GroupTargetOu);
             assert_eq!(
-                change.before,
-                Some(json!({ "organizationalUnit": MARKETING }))
+                change.before_value(),
+                json!({ "organizationalUnit": MARKETING })
             );
+            let ChangeDetails::GroupTargetOuUpdate(update) = &change.details else {
+                panic!("a retarget");
+            };
             assert_eq!(
-                change.precondition,
-                Some(
-                    json!({ "lastUpdated": crate::fixtures::LAST_UPDATED, "organizationalUnit": MARKETING })
-                )
+                update.precondition,
+                AssignmentPrecondition {
+                    last_updated: crate::fixtures::LAST_UPDATED.to_string(),
+                    organizational_unit: Some(MARKETING.to_string()),
+                }
             );
         }
         assert_eq!(
-            plan.resource_changes[1].after,
-            Some(json!({ "organizationalUnit": "OU=Team,OU=Staff,DC=corp,DC=example,DC=com" }))
+            plan.resource_changes[1].after_value(),
+            json!({ "organizationalUnit": "OU=Team,OU=Staff,DC=corp,DC=example,DC=com" })
         );
         let moves = plan
             .warnings
@@ -818,7 +842,7 @@ mod tests {
         let mut opts = options(Strategy::AddOu);
         opts.pins = vec![pin("Marketing", "OU=Staff,DC=corp,DC=example,DC=com")];
         let plan = run(&state, &opts).unwrap();
-        assert_eq!(plan.resource_changes[0].kind, ChangeKind::GroupTargetOu);
+        assert_eq!(plan.resource_changes[0].kind(), ChangeKind::GroupTargetOu);
     }
 
     #[test]
@@ -889,7 +913,7 @@ mod tests {
             "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com"
         );
         assert_eq!(chooser.offered[0][0].shared_suffix, 4);
-        let kinds: Vec<_> = plan.resource_changes.iter().map(|c| c.kind).collect();
+        let kinds: Vec<_> = plan.resource_changes.iter().map(ResourceChange::kind).collect();
         assert_eq!(kinds, vec![ChangeKind::ImportOu, ChangeKind::GroupTargetOu]);
         assert_eq!(plan.findings.len(), 3, "skipped findings stay in the plan");
     }
@@ -941,14 +965,17 @@ mod tests {
         let plan = run(&state, &options(Strategy::AddOu)).unwrap();
         assert_eq!(plan.resource_changes.len(), 1);
         let change = &plan.resource_changes[0];
-        assert_eq!(change.kind, ChangeKind::MappingProperty);
-        assert_eq!(change.action, Action::Delete);
-        assert_eq!(change.mapping_id.as_deref(), Some("prm1"));
+        assert_eq!(change.kind(), ChangeKind::MappingProperty);
+        assert_eq!(change.action(), Action::Delete);
+        let ChangeDetails::MappingPropertyDelete(delete) = &change.details else {
+            panic!("a mapping delete");
+        };
+        assert_eq!(delete.mapping_id, "prm1");
         assert_eq!(
-            change.before,
-            Some(json!({ "key": "dn", "expression": "user.dn" }))
+            change.before_value(),
+            json!({ "key": "dn", "expression": "user.dn" })
         );
-        assert_eq!(change.after, None);
+        assert_eq!(change.after_value(), serde_json::Value::Null);
         assert_eq!(
             change.address,
             r#"directory["corp.example.com"].mapping["user"].property["dn"]"#

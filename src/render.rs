@@ -8,7 +8,7 @@ use console::Style;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange};
+use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
 use crate::rules::{Finding, Rule};
 
 /// Values longer than this are shown as a unified diff, one RDN per line.
@@ -103,6 +103,9 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
                 styles.bold.apply_to(&finding.id),
                 finding.message
             )?;
+            if let Some(hint) = pin_hint(finding) {
+                writeln!(out, "    {}", styles.dim.apply_to(hint))?;
+            }
         }
         writeln!(out)?;
     }
@@ -148,6 +151,35 @@ fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Resu
     )
 }
 
+/// How to have ouguard fix a group OU finding that only a named destination fixes.
+fn pin_hint(finding: &Finding) -> Option<String> {
+    let pinnable = matches!(
+        finding.rule,
+        Rule::GroupOuInvalid | Rule::GroupOuOtherDomain | Rule::GroupOuMissing
+    );
+    let group = finding.group.as_ref().filter(|_| pinnable)?;
+    Some(format!(
+        "# to have ouguard fix it, pin a destination: `--retarget {}=DN` or a [[retarget]] \
+         entry with directory = {}, group = {} and to = DN in ouguard.toml",
+        shell_word(&group.name),
+        quote(&finding.directory.domain),
+        quote(&group.name)
+    ))
+}
+
+/// A group name as one shell word (single-quoted unless plain).
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// Findings that no change of the plan fixes.
 fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
     let fixed: std::collections::HashSet<&str> = plan
@@ -181,8 +213,8 @@ fn render_change(
     out: &mut dyn Write,
     styles: &Styles,
 ) -> io::Result<()> {
-    let style = styles.for_action(change.action);
-    let verb = match (change.execution, change.action) {
+    let style = styles.for_action(change.action());
+    let verb = match (change.execution(), change.action()) {
         (Execution::Manual, _) => "must be added by hand in the admin console (manual step)",
         (_, Action::Add) => "will be added",
         (_, Action::Update) => "will be updated in place",
@@ -210,12 +242,11 @@ fn render_change(
                 .apply_to(format!("# (also fixes {})", change.also_fixes.join(", ")))
         )?;
     }
-    let symbol = style.apply_to(change.action.symbol());
-    match change.kind {
-        ChangeKind::ImportOu => {
-            let ou = string_field(change.after.as_ref(), "ou");
+    let symbol = style.apply_to(change.action().symbol());
+    match &change.details {
+        ChangeDetails::ImportOuAdd(add) => {
             writeln!(out, "  {symbol} import_ou {{")?;
-            writeln!(out, "      {symbol} ou = {}", quote(&ou))?;
+            writeln!(out, "      {symbol} ou = {}", quote(&add.ou))?;
             writeln!(
                 out,
                 "      {}",
@@ -226,22 +257,22 @@ fn render_change(
             )?;
             writeln!(out, "    }}")
         }
-        ChangeKind::GroupTargetOu => {
-            let name = change.group.as_ref().map_or("", |g| g.name.as_str());
-            let before = string_field(change.before.as_ref(), "organizationalUnit");
-            let after = string_field(change.after.as_ref(), "organizationalUnit");
-            writeln!(out, "  {symbol} group_target_ou {} {{", quote(name))?;
-            render_update(out, styles, "organizationalUnit", &before, &after)?;
+        ChangeDetails::GroupTargetOuUpdate(update) => {
+            let before = update.before.as_deref().unwrap_or_default();
+            writeln!(
+                out,
+                "  {symbol} group_target_ou {} {{",
+                quote(&update.group.name)
+            )?;
+            render_update(out, styles, "organizationalUnit", before, &update.after)?;
             writeln!(out, "    }}")
         }
-        ChangeKind::MappingProperty => {
-            let key = string_field(change.before.as_ref(), "key");
-            let expression = string_field(change.before.as_ref(), "expression");
-            writeln!(out, "  {symbol} mapping_property {} {{", quote(&key))?;
+        ChangeDetails::MappingPropertyDelete(delete) => {
+            writeln!(out, "  {symbol} mapping_property {} {{", quote(&delete.key))?;
             writeln!(
                 out,
                 "      {symbol} expression = {} {} null",
-                quote(&expression),
+                quote(&delete.expression),
                 styles.dim.apply_to("->")
             )?;
             writeln!(out, "    }}")
@@ -310,14 +341,6 @@ fn one_rdn_per_line(dn: &str) -> String {
     }
     text.push('\n');
     text
-}
-
-fn string_field(value: Option<&Value>, key: &str) -> String {
-    value
-        .and_then(|v| v.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn quote(value: &str) -> String {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dn::{Dn, DomainKeys, NormalizedDn};
 use crate::state::{AppStatus, Directory, OrgState};
+use crate::text::truncate_for_message;
 
 /// The kind of a finding, as named in plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -432,18 +433,6 @@ fn evaluate_directory(directory: &Directory, out: &mut Evaluation) {
                 ),
             });
         }
-    }
-}
-
-/// Shortens a value quoted in a message so a hostile 100 KB input cannot flood the output.
-#[must_use]
-pub fn truncate_for_message(value: &str) -> String {
-    const LIMIT: usize = 200;
-    if value.chars().count() <= LIMIT {
-        value.to_string()
-    } else {
-        let kept: String = value.chars().take(LIMIT).collect();
-        format!("{kept}… ({} characters)", value.chars().count())
     }
 }
 

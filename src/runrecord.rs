@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::apply::{ChangeOutcome, ChangeResult};
-use crate::plan::Plan;
+use crate::plan::{Plan, ResourceChange};
 
 /// Where run records are kept, relative to the working directory.
 pub const RUNS_DIR: &str = ".ouguard/runs";
@@ -65,10 +65,10 @@ pub fn record_lines(
             "index": outcome.index,
             "address": outcome.address,
             "kind": outcome.kind,
-            "execution": change.map(|c| c.execution),
+            "execution": change.map(ResourceChange::execution),
             "finding": change.map(|c| c.finding.clone()),
-            "before": change.and_then(|c| c.before.clone()),
-            "after": change.and_then(|c| c.after.clone()),
+            "before": change.map(ResourceChange::before_value),
+            "after": change.map(ResourceChange::after_value),
             "observed_before": outcome.observed_before,
             "result": outcome.result,
             "request_ids": outcome.request_ids,

@@ -216,7 +216,7 @@ impl OrgState {
             serde_json::from_str(text).map_err(|error| SnapshotError::Invalid {
                 line: error.line(),
                 column: error.column(),
-                detail: crate::rules::truncate_for_message(&error.to_string()),
+                detail: crate::text::truncate_for_message(&error.to_string()),
             })?;
         if state.format_version != SNAPSHOT_FORMAT_VERSION {
             return Err(SnapshotError::UnknownVersion(state.format_version));

@@ -15,6 +15,8 @@ use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
+use crate::recheck::{recheck, Refusal};
+use crate::state::OrgState;
 use crate::prompt::{
     defer_interrupts, is_interactive, Approver, InterruptsDeferred, TerminalApprover,
 };
@@ -37,14 +39,18 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let org_url = session.client.org_url().to_string();
     let mut stdout = std::io::stdout().lock();
 
-    let plan = match &args.file {
+    let (plan, state) = match &args.file {
         Some(path) => {
             let plan = load_plan(path)?;
             check_same_org(&plan, &org_url, path)?;
             if !global.quiet {
                 render_plan(&plan, &mut stdout, global.color)?;
             }
-            plan
+            // The org as it is now, with the import OUs `ouguard.toml` declares now: what the
+            // re-check holds every change of the saved plan against.
+            let mut state = session.read_state(global)?;
+            config.declare_import_ous(&mut state)?;
+            (plan, state)
         }
         None => {
             if !args.auto_approve && !interactive {
@@ -54,8 +60,8 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                      have it reviewed, and run `ouguard apply FILE`",
                 ));
             }
-            let state = session.read_state(global)?;
-            let plan = make_plan(&config, &args.planning, state, Some(org_url.clone()))?;
+            let mut state = session.read_state(global)?;
+            let plan = make_plan(&config, &args.planning, &mut state, Some(org_url.clone()))?;
             render_plan(&plan, &mut stdout, global.color)?;
             if !plan.has_changes() {
                 return Ok(Outcome::Success);
@@ -74,20 +80,23 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                     );
                 }
             }
-            plan
+            (plan, state)
         }
     };
     let confirm_manual = interactive && !args.auto_approve;
     drop(stdout);
-    apply_approved(global, &session, &plan, confirm_manual)
+    apply_approved(global, &session, &plan, &state, confirm_manual)
 }
 
-/// Applies an approved plan: precondition check on fresh reads (refusing a stale plan
-/// before any write), the writes, the manual steps, the report and the run record.
+/// Applies an approved plan: the re-check of every change against the rules on `state` (the
+/// org as read, with the config's import OUs declared), the precondition check on fresh reads
+/// (refusing a stale plan before any write), the writes, the manual steps, the report and the
+/// run record.
 pub(crate) fn apply_approved(
     global: &Global,
     session: &session::Session,
     plan: &Plan,
+    state: &OrgState,
     confirm_manual: bool,
 ) -> anyhow::Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
@@ -96,6 +105,7 @@ pub(crate) fn apply_approved(
         writeln!(stdout, "Nothing to apply.")?;
         return Ok(Outcome::Success);
     }
+    refuse_rechecked(&recheck(state, plan))?;
 
     let started_at = super::now_rfc3339();
     let fresh = session
@@ -149,7 +159,7 @@ pub(crate) fn apply_approved(
     let has_manual_steps = plan
         .resource_changes
         .iter()
-        .any(|c| c.execution == Execution::Manual);
+        .any(|c| c.execution() == Execution::Manual);
     if confirm_manual && has_manual_steps {
         // The API writes are done: record them before asking, so an interrupted or failed
         // confirmation still leaves a record (with the manual steps pending).
@@ -189,6 +199,28 @@ pub(crate) fn apply_approved(
     } else {
         Outcome::Success
     })
+}
+
+/// Refuses the whole plan when the re-check refused any change, listing each.
+fn refuse_rechecked(refusals: &[Refusal]) -> anyhow::Result<()> {
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = refusals
+        .iter()
+        .map(|r| format!("  {}: {}", r.address, r.reason))
+        .collect();
+    Err(Hinted::new(
+        format!(
+            "the plan is refused: {} of its changes {} not what ouguard would plan from the \
+             org and `ouguard.toml` now; nothing was written\n{}",
+            refusals.len(),
+            if refusals.len() == 1 { "is" } else { "are" },
+            list.join("\n")
+        ),
+        "make a new plan with `ouguard plan --out FILE` and review it (a plan file's checksum \
+         only catches accidental edits; every change is re-checked against the rules)",
+    ))
 }
 
 /// `apply FILE` applies exactly the saved plan: planning options would be silently ignored,
@@ -251,20 +283,17 @@ fn manual_steps(
         .resource_changes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.execution == Execution::Manual)
+        .filter(|(_, c)| c.execution() == Execution::Manual)
         .collect();
     if steps.is_empty() {
         return Ok(outcomes);
     }
     writeln!(out, "\nManual steps (Okta has no API for import OUs):")?;
     for (index, change) in steps {
-        let ou = change
-            .after
-            .as_ref()
-            .and_then(|a| a.get("ou"))
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let crate::plan::ChangeDetails::ImportOuAdd(add) = &change.details else {
+            continue;
+        };
+        let ou = add.ou.clone();
         writeln!(
             out,
             "  [ ] In the admin console, open {} and tick `{ou}`.",
@@ -291,7 +320,7 @@ fn manual_steps_pending(plan: &Plan) -> Vec<ChangeOutcome> {
     plan.resource_changes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.execution == Execution::Manual)
+        .filter(|(_, c)| c.execution() == Execution::Manual)
         .map(|(index, change)| manual_outcome(index, change, ChangeResult::ManualPending))
         .collect()
 }

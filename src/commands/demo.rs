@@ -49,8 +49,8 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
         writeln!(stdout, "\n$ ouguard plan\n")?;
     }
     let session = session::connect(global, &settings, 8, crate::okta::ScopeSet::Apply)?;
-    let state = session.read_state(global)?;
-    let plan = make_plan(&config, &args.planning, state, Some(sim.url()))?;
+    let mut state = session.read_state(global)?;
+    let plan = make_plan(&config, &args.planning, &mut state, Some(sim.url()))?;
     render_plan(&plan, &mut stdout, global.color)?;
     let failing_before = sim.provisioning_check().failing().len();
 
@@ -67,7 +67,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
                 config_path: std::env::temp_dir().join("ouguard-demo-unused.toml"),
                 ..global.clone()
             };
-            let outcome = apply_approved(&demo_global, &session, &plan, false)?;
+            let outcome = apply_approved(&demo_global, &session, &plan, &state, false)?;
             let failing_after = sim.provisioning_check().failing().len();
             let mut stdout = std::io::stdout().lock();
             writeln!(

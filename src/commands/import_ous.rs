@@ -76,7 +76,7 @@ pub fn parse_ou_csv(text: &str) -> Result<CsvOus, Vec<String>> {
             Ok(_) => result.user_ous.push((line as usize, ou.to_string())),
             Err(error) => problems.push(format!(
                 "line {line}: `{}` is not a valid DN ({error})",
-                crate::rules::truncate_for_message(ou)
+                crate::text::truncate_for_message(ou)
             )),
         }
     }
@@ -139,26 +139,7 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
     }
 
     let path = &global.config_path;
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(
-                anyhow::Error::new(e).context(format!("failed to read `{}`", path.display()))
-            )
-        }
-    };
-    // Refuse to edit a config that does not parse: the person must fix it first.
-    if !old.is_empty() {
-        crate::config::Config::parse(&old, path)?;
-    }
-    let mut new = old.clone();
-    let mut added = 0;
-    for (key, ous) in &by_directory {
-        let (text, newly) = crate::config::add_import_ous(&new, path, key, ous)?;
-        new = text;
-        added += newly.len();
-    }
+    let edit = crate::config::add_import_ous_to_file(path, &by_directory)?;
     let mut stdout = std::io::stdout().lock();
     if parsed.group_rows > 0 && !global.quiet {
         writeln!(
@@ -167,7 +148,7 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
             parsed.group_rows
         )?;
     }
-    if added == 0 {
+    if edit.added == 0 {
         writeln!(
             stdout,
             "Nothing to add: `{}` already declares every OU of `{csv_name}`.",
@@ -175,13 +156,13 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         )?;
         return Ok(Outcome::Success);
     }
-    crate::files::write_atomically(path, new.as_bytes(), false)?;
     if !global.quiet {
-        write!(stdout, "{}", crate::config::file_diff(path, &old, &new))?;
+        write!(stdout, "{}", edit.diff)?;
     }
     writeln!(
         stdout,
-        "Added {added} import OU(s) to `{}`.",
+        "Added {} import OU(s) to `{}`.",
+        edit.added,
         path.display()
     )?;
     Ok(Outcome::Success)

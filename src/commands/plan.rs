@@ -36,7 +36,8 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         let state = session.read_state(global)?;
         (state, Some(session.client.org_url().to_string()))
     };
-    let plan = make_plan(&config, &args.planning, state, org_url)?;
+    let mut state = state;
+    let plan = make_plan(&config, &args.planning, &mut state, org_url)?;
     emit_plan(global, &plan, args.json, args.out.as_deref())?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPresent
@@ -49,14 +50,14 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
 pub fn make_plan(
     config: &crate::config::Config,
     planning: &crate::cli::PlanningArgs,
-    mut state: OrgState,
+    state: &mut OrgState,
     org_url: Option<String>,
 ) -> anyhow::Result<Plan> {
-    config.declare_import_ous(&mut state)?;
+    config.declare_import_ous(state)?;
     let interactive = is_interactive();
     let mut options = plan_options(planning, config, interactive)?;
     options.org_url = org_url;
-    let evaluation = crate::rules::evaluate(&state);
+    let evaluation = crate::rules::evaluate(state);
     let mut terminal = TerminalChooser::default();
     let mut refuse = NoChooser;
     let chooser: &mut dyn Chooser = if options.strategy == Strategy::Ask && interactive {
@@ -64,7 +65,7 @@ pub fn make_plan(
     } else {
         &mut refuse
     };
-    Ok(planner::plan(&state, evaluation, &options, chooser)?)
+    Ok(planner::plan(state, evaluation, &options, chooser)?)
 }
 
 /// Saves the plan when asked, then prints it as text or JSON on stdout.

@@ -506,7 +506,7 @@ pub(crate) fn challenge_param(challenge: &str, name: &str) -> Option<String> {
 }
 
 fn shorten(text: &str) -> String {
-    crate::rules::truncate_for_message(text)
+    crate::text::truncate_for_message(text)
 }
 
 #[cfg(test)]

@@ -1040,3 +1040,249 @@ mod terminal {
         assert!(rest.contains("\x1b[?25h"), "{rest:?}");
     }
 }
+
+/// Resealed plans: a saved plan edited on purpose and given a fresh checksum (plain SHA-256,
+/// anyone can). Each is refused with exit 1 before any write; the committed example plans
+/// still apply.
+mod resealed {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// Recomputes the checksum as anyone can: SHA-256 over the compact JSON of every other
+    /// field, in the document's order.
+    fn reseal(plan: &mut Value) {
+        let object = plan.as_object_mut().expect("a plan object");
+        object.remove("checksum");
+        let body = serde_json::to_string(object).expect("JSON");
+        let digest = Sha256::digest(body.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        object.insert("checksum".into(), format!("sha256:{hex}").into());
+    }
+
+    fn change_mut<'a>(plan: &'a mut Value, kind: &str) -> &'a mut Value {
+        plan["resource_changes"]
+            .as_array_mut()
+            .expect("changes")
+            .iter_mut()
+            .find(|c| c["kind"] == kind)
+            .expect("a change of that kind")
+    }
+
+    /// Applies `plan` (after `edit` and a reseal) and asserts: exit 1, nothing written, the
+    /// org unchanged, and stderr containing every `expected` text.
+    fn assert_refused(edit: impl FnOnce(&mut Value), expected: &[&str]) {
+        let org = Org::demo();
+        let mut plan = org.save_plan("p", &[]);
+        edit(&mut plan);
+        reseal(&mut plan);
+        write(org.path(), "plans/resealed.json", &plan.to_string());
+        let mark = org.mark();
+        let out = org.run(&["apply", "plans/resealed.json"]);
+        assert_code(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            !err.contains("checksum does not match"),
+            "the reseal is valid: {err}"
+        );
+        for text in expected {
+            assert!(err.contains(text), "expected `{text}` in:\n{err}");
+        }
+        assert!(err.contains("nothing was written") || err.contains("refused the plan file"), "{err}");
+        org.assert_no_write_since(mark);
+        assert_eq!(org.sim.state(), seed::demo(), "the org is unchanged");
+        assert!(org.run_records().is_empty(), "no run record: nothing ran");
+    }
+
+    fn retarget_to(ou: &'static str) -> impl FnOnce(&mut Value) {
+        move |plan| {
+            change_mut(plan, "group_target_ou")["after"]["organizationalUnit"] = ou.into();
+        }
+    }
+
+    #[test]
+    fn a_retarget_to_an_ou_no_import_ou_covers() {
+        assert_refused(
+            retarget_to("OU=Evil,DC=emea,DC=example,DC=com"),
+            &[
+                "the plan is refused",
+                "group[\"EMEA Marketing\"].target_ou: the destination `OU=Evil,DC=emea,DC=example,DC=com` is not an import OU of `emea.example.com`",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_retarget_to_another_domain() {
+        assert_refused(
+            retarget_to("OU=Users,DC=corp,DC=example,DC=com"),
+            &["is outside the domain `emea.example.com`"],
+        );
+    }
+
+    #[test]
+    fn a_retarget_to_nothing_or_to_text_that_is_not_a_dn() {
+        assert_refused(
+            retarget_to(""),
+            &["`after.organizationalUnit` is empty", "EMEA Marketing"],
+        );
+        assert_refused(
+            retarget_to("Marketing"),
+            &["`after.organizationalUnit` `Marketing` is not a valid DN"],
+        );
+    }
+
+    #[test]
+    fn a_retarget_of_a_group_without_a_finding() {
+        let staff = group_id(EMEA, "EMEA Staff");
+        assert_refused(
+            move |plan| {
+                let change = change_mut(plan, "group_target_ou");
+                change["address"] =
+                    r#"directory["emea.example.com"].group["EMEA Staff"].target_ou"#.into();
+                change["finding"] = format!("R1:emea.example.com:{staff}").into();
+                change["group"] = json!({"id": staff, "name": "EMEA Staff"});
+            },
+            &["group[\"EMEA Staff\"].target_ou: the org has no finding"],
+        );
+    }
+
+    #[test]
+    fn a_dn_delete_naming_another_key() {
+        // The exact edit of the issue: the address still says `dn`.
+        assert_refused(
+            |plan| {
+                let change = change_mut(plan, "mapping_property");
+                change["before"]["key"] = "firstName".into();
+                change["precondition"]["key"] = "firstName".into();
+            },
+            &["`address` does not name the directory and property key of the change"],
+        );
+        // Address made to match: the re-check refuses the key itself.
+        assert_refused(
+            |plan| {
+                let change = change_mut(plan, "mapping_property");
+                change["address"] =
+                    r#"directory["emea.example.com"].mapping["user"].property["firstName"]"#.into();
+                change["before"]["key"] = "firstName".into();
+                change["precondition"]["key"] = "firstName".into();
+            },
+            &["`firstName` is not `dn` nor a `dn`-equivalent key"],
+        );
+    }
+
+    /// The id of the AD → Okta ("To Okta") mapping of `emea.example.com`, as Okta lists it.
+    fn to_okta_mapping_id(sim: &BlockingSimOrg) -> String {
+        let url = format!("{}/api/v1/mappings?sourceId={}", sim.url(), app_id(EMEA));
+        let token = sim.token().to_string();
+        let list: Value = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                reqwest::Client::new()
+                    .get(url)
+                    .header("Authorization", format!("SSWS {token}"))
+                    .send()
+                    .await
+                    .expect("answered")
+                    .json()
+                    .await
+                    .expect("JSON")
+            });
+        list[0]["id"].as_str().expect("a To Okta mapping").to_string()
+    }
+
+    #[test]
+    fn a_dn_delete_on_a_to_okta_mapping() {
+        let org = Org::demo();
+        let to_okta = to_okta_mapping_id(&org.sim);
+        assert_ne!(to_okta, dn_mapping_id());
+        assert_refused(
+            move |plan| change_mut(plan, "mapping_property")["mapping_id"] = to_okta.into(),
+            &["is not a To-App mapping of `emea.example.com` in this org"],
+        );
+    }
+
+    #[test]
+    fn a_dn_delete_on_a_mapping_of_no_ad_directory() {
+        // corp's To-App mapping claimed for emea, and an id that is no AD mapping at all
+        // (e.g. a To-App mapping of a SaaS app: the reader never lists those).
+        let corp_mapping = seed::demo().directory(CORP).expect("corp").mappings[0].id.clone();
+        assert_refused(
+            move |plan| change_mut(plan, "mapping_property")["mapping_id"] = corp_mapping.into(),
+            &["is not a To-App mapping of `emea.example.com`"],
+        );
+        assert_refused(
+            |plan| change_mut(plan, "mapping_property")["mapping_id"] = "prm0salesforce0000001".into(),
+            &["`prm0salesforce0000001` is not a To-App mapping"],
+        );
+    }
+
+    #[test]
+    fn an_unknown_kind() {
+        assert_refused(
+            |plan| change_mut(plan, "group_target_ou")["kind"] = "group_membership".into(),
+            &["`kind` `group_membership` with action `update` is not a change this ouguard knows"],
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_precondition() {
+        assert_refused(
+            |plan| change_mut(plan, "group_target_ou")["precondition"] = Value::Null,
+            &["`precondition` is missing"],
+        );
+        assert_refused(
+            |plan| change_mut(plan, "mapping_property")["precondition"] = json!({}),
+            &["`precondition` is empty"],
+        );
+        assert_refused(
+            |plan| change_mut(plan, "group_target_ou")["precondition"]["lastUpdated"] = "".into(),
+            &["`precondition.lastUpdated` is empty"],
+        );
+        assert_refused(
+            |plan| {
+                change_mut(plan, "group_target_ou")["precondition"]
+                    .as_object_mut()
+                    .expect("object")
+                    .remove("lastUpdated");
+            },
+            &["`precondition.lastUpdated` is missing"],
+        );
+    }
+
+    #[test]
+    fn an_import_ou_no_group_targets() {
+        assert_refused(
+            |plan| {
+                let change = change_mut(plan, "import_ou");
+                change["after"]["ou"] = "OU=Evil,DC=corp,DC=example,DC=com".into();
+                change["address"] =
+                    r#"directory["corp.example.com"].import_ou["OU=Evil,DC=corp,DC=example,DC=com"]"#
+                        .into();
+            },
+            &["does not target `OU=Evil,DC=corp,DC=example,DC=com` nor below it now"],
+        );
+    }
+
+    /// The committed example plans, re-addressed to this run's simulated org (they name
+    /// `127.0.0.1:8089`), apply as they always did.
+    #[test]
+    fn the_committed_plans_still_apply() {
+        for (name, code) in [("demo-retarget.json", 0), ("demo-add-ou.json", 2)] {
+            let org = Org::demo();
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name);
+            let mut plan: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).expect("plan")).expect("JSON");
+            plan["org_url"] = org.sim.url().into();
+            reseal(&mut plan);
+            write(org.path(), "plans/committed.json", &plan.to_string());
+            let out = org.run(&["apply", "plans/committed.json"]);
+            assert_code(&out, code);
+            assert_eq!(
+                org.ou_of(EMEA, "EMEA Marketing").as_deref(),
+                Some(EMEA_DESTINATION),
+                "{name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! The re-check `apply` makes before any precondition check or write: every change of a plan
+//! must be one ouguard would plan itself now, from the org as freshly read and the current
+//! `ouguard.toml`. A plan file's checksum only guards against accidental edits (anyone can
+//! recompute it); this is the guard against deliberate ones. Pure: no I/O, no clock.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::dn::Dn;
+use crate::plan::{ChangeDetails, Plan, ResourceChange};
+use crate::rules::{self, Evaluation, Finding, Rule};
+use crate::state::{AppStatus, Directory, OrgState};
+
+/// One change the re-check refuses, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Position of the change in the plan.
+    pub index: usize,
+    pub address: String,
+    pub reason: String,
+}
+
+/// Re-checks every change of `plan` against `state`, whose directories must carry the import
+/// OUs declared in the current `ouguard.toml` (`Config::declare_import_ous`). Returns one
+/// refusal per offending change, in plan order; empty when every change is one ouguard would
+/// plan now.
+#[must_use]
+pub fn recheck(state: &OrgState, plan: &Plan) -> Vec<Refusal> {
+    let evaluation = rules::evaluate(state);
+    recheck_with(state, &evaluation, plan)
+}
+
+/// [`recheck`] with the evaluation of `state` already made.
+#[must_use]
+pub fn recheck_with(state: &OrgState, evaluation: &Evaluation, plan: &Plan) -> Vec<Refusal> {
+    let findings: HashMap<&str, &Finding> = evaluation
+        .findings
+        .iter()
+        .map(|finding| (finding.id.as_str(), finding))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut refusals = Vec::new();
+    for (index, change) in plan.resource_changes.iter().enumerate() {
+        let reason = if seen.insert(change.address.as_str()) {
+            check_change(state, &findings, change).err()
+        } else {
+            Some("the plan names this resource twice".to_string())
+        };
+        if let Some(reason) = reason {
+            refusals.push(Refusal {
+                index,
+                address: change.address.clone(),
+                reason,
+            });
+        }
+    }
+    refusals
+}
+
+/// Why one change is not one ouguard would plan now.
+fn check_change(
+    state: &OrgState,
+    findings: &HashMap<&str, &Finding>,
+    change: &ResourceChange,
+) -> Result<(), String> {
+    let directory = directory_of(state, change)?;
+    let finding_in_directory = |id: &str| -> Result<&Finding, String> {
+        let finding = findings
+            .get(id)
+            .copied()
+            .ok_or_else(|| format!("the org has no finding `{id}` now: nothing to fix"))?;
+        if finding.directory.app_id == directory.app_id {
+            Ok(finding)
+        } else {
+            Err(format!(
+                "the finding `{id}` is about `{}`, not `{}`",
+                finding.directory.domain, directory.domain
+            ))
+        }
+    };
+    match &change.details {
+        ChangeDetails::ImportOuAdd(add) => {
+            let ou = Dn::parse(&add.ou).map_err(|error| {
+                format!(
+                    "`{}` is not a valid DN ({error})",
+                    crate::text::truncate_for_message(&add.ou)
+                )
+            })?;
+            let mut targeted = false;
+            for id in change.fixed_findings() {
+                let finding = finding_in_directory(id)?;
+                if finding.rule != Rule::GroupOuNotImported {
+                    return Err(format!(
+                        "the finding `{id}` is `{}`: adding an import OU does not fix it",
+                        finding.rule
+                    ));
+                }
+                let group_ou = finding.ou.as_deref().and_then(|text| Dn::parse(text).ok());
+                match group_ou {
+                    Some(group_ou) if group_ou.is_at_or_below(&ou) => {
+                        targeted |= group_ou == ou;
+                    }
+                    _ => {
+                        return Err(format!(
+                            "the group of finding `{id}` does not target `{}` nor below it now",
+                            add.ou
+                        ))
+                    }
+                }
+            }
+            if targeted {
+                Ok(())
+            } else {
+                Err(format!(
+                    "no group of `{}` targets `{}` now",
+                    directory.domain, add.ou
+                ))
+            }
+        }
+        ChangeDetails::GroupTargetOuUpdate(update) => {
+            if !change.also_fixes.is_empty() {
+                return Err("a retarget fixes one group's finding, not several".to_string());
+            }
+            let to = Dn::parse(&update.after).map_err(|error| {
+                format!(
+                    "the destination `{}` is not a valid DN ({error})",
+                    crate::text::truncate_for_message(&update.after)
+                )
+            })?;
+            if !to.is_in_domain(&directory.domain) {
+                return Err(format!(
+                    "the destination `{}` is outside the domain `{}`",
+                    update.after, directory.domain
+                ));
+            }
+            let Some((index, _)) = rules::import_ou_index(directory) else {
+                return Err(format!(
+                    "the import OUs of `{}` are not declared in `ouguard.toml`, so no \
+                     destination can be checked",
+                    directory.domain
+                ));
+            };
+            if !index.covers(&to) {
+                return Err(format!(
+                    "the destination `{}` is not an import OU of `{}` nor below one: \
+                     provisioning there fails with \"Target OU is not an import OU\"",
+                    update.after, directory.domain
+                ));
+            }
+            let finding = finding_in_directory(&change.finding)?;
+            let fixable_by_retarget = matches!(
+                finding.rule,
+                Rule::GroupOuNotImported
+                    | Rule::GroupOuInvalid
+                    | Rule::GroupOuOtherDomain
+                    | Rule::GroupOuMissing
+            );
+            if !fixable_by_retarget {
+                return Err(format!(
+                    "the finding `{}` is `{}`: a retarget does not fix it",
+                    finding.id, finding.rule
+                ));
+            }
+            if finding.group.as_ref().map(|g| g.id.as_str()) != Some(update.group.id.as_str()) {
+                return Err(format!(
+                    "the finding `{}` is not about group `{}`",
+                    finding.id, update.group.id
+                ));
+            }
+            Ok(())
+        }
+        ChangeDetails::MappingPropertyDelete(delete) => {
+            if !change.also_fixes.is_empty() {
+                return Err("a mapping property delete fixes one finding, not several".to_string());
+            }
+            let Some(mapping) = directory
+                .mappings
+                .iter()
+                .find(|mapping| mapping.id == delete.mapping_id)
+            else {
+                return Err(format!(
+                    "`{}` is not a To-App mapping of `{}` in this org",
+                    delete.mapping_id, directory.domain
+                ));
+            };
+            if !rules::is_dn_key(&delete.key) {
+                return Err(format!(
+                    "`{}` is not `dn` nor a `dn`-equivalent key: ouguard never deletes another \
+                     mapping property",
+                    delete.key
+                ));
+            }
+            if mapping.source_user_type.name != delete.user_type {
+                return Err(format!(
+                    "the mapping `{}` maps from user type `{}`, not `{}`",
+                    delete.mapping_id, mapping.source_user_type.name, delete.user_type
+                ));
+            }
+            let finding = finding_in_directory(&change.finding)?;
+            let names_this_property = finding.rule == Rule::DnMapped
+                && finding
+                    .mapping
+                    .as_ref()
+                    .is_some_and(|m| m.id == delete.mapping_id && m.key == delete.key);
+            if names_this_property {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the finding `{}` is not about `{}` of the mapping `{}`",
+                    finding.id, delete.key, delete.mapping_id
+                ))
+            }
+        }
+    }
+}
+
+/// The change's directory in this org: an Active Directory, active, of the stated domain.
+fn directory_of<'a>(state: &'a OrgState, change: &ResourceChange) -> Result<&'a Directory, String> {
+    let Some(directory) = state
+        .directories
+        .iter()
+        .find(|directory| directory.app_id == change.directory.app_id)
+    else {
+        return Err(format!(
+            "`{}` is not an Active Directory of this org",
+            change.directory.app_id
+        ));
+    };
+    if !directory
+        .domain
+        .eq_ignore_ascii_case(&change.directory.domain)
+    {
+        return Err(format!(
+            "the directory `{}` is `{}`, not `{}`",
+            directory.app_id, directory.domain, change.directory.domain
+        ));
+    }
+    if directory.status != AppStatus::Active {
+        return Err(format!(
+            "the directory `{}` is inactive: ouguard plans no change for it",
+            directory.domain
+        ));
+    }
+    Ok(directory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::plan::GroupTargetOuUpdate;
+    use crate::planner::{plan, NoChooser, PlanOptions, RetargetPin, Strategy};
+
+    const MARKETING: &str = "OU=Marketing,DC=corp,DC=example,DC=com";
+    const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=com";
+
+    /// corp: `Marketing` (R1), `Staff` (fine), `Finance` (invalid OU), a `dn` mapping.
+    fn state() -> OrgState {
+        let mut corp = directory("corp.example.com", Some(&[STAFF]));
+        corp.assignments = vec![
+            assignment("00g1", "Marketing", Some(MARKETING)),
+            assignment("00g2", "Staff", Some(STAFF)),
+            assignment("00g3", "Finance", Some("OU=Finance,,DC=corp,DC=example,DC=com")),
+        ];
+        let app_id = corp.app_id.clone();
+        corp.mappings
+            .push(mapping("prm1", &app_id, &[("dn", Some("user.dn")), ("firstName", Some("user.firstName"))]));
+        org(vec![corp])
+    }
+
+    fn planned(state: &OrgState, strategy: Strategy, pins: &[(&str, &str)]) -> Plan {
+        let options = PlanOptions {
+            strategy,
+            pins: pins
+                .iter()
+                .map(|(group, to)| RetargetPin {
+                    directory: None,
+                    group: (*group).to_string(),
+                    to: (*to).to_string(),
+                    origin: "--retarget".to_string(),
+                })
+                .collect(),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        plan(state, rules::evaluate(state), &options, &mut NoChooser).expect("plans")
+    }
+
+    fn retarget_of<'a>(plan: &'a mut Plan, group: &str) -> &'a mut GroupTargetOuUpdate {
+        plan.resource_changes
+            .iter_mut()
+            .find_map(|c| match &mut c.details {
+                ChangeDetails::GroupTargetOuUpdate(u) if u.group.name == group => Some(u),
+                _ => None,
+            })
+            .expect("a retarget")
+    }
+
+    fn reasons(state: &OrgState, plan: &Plan) -> Vec<String> {
+        recheck(state, plan).into_iter().map(|r| r.reason).collect()
+    }
+
+    #[test]
+    fn every_plan_ouguard_makes_passes() {
+        let state = state();
+        for (strategy, pins) in [
+            (Strategy::AddOu, vec![]),
+            (Strategy::Retarget, vec![("Marketing", STAFF)]),
+            (
+                Strategy::AddOu,
+                vec![("Finance", "OU=Finance,OU=Staff,DC=corp,DC=example,DC=com")],
+            ),
+        ] {
+            let plan = planned(&state, strategy, &pins);
+            assert!(plan.has_changes());
+            assert_eq!(reasons(&state, &plan), Vec::<String>::new(), "{pins:?}");
+        }
+    }
+
+    #[test]
+    fn a_retarget_ouguard_would_not_plan_is_refused() {
+        let state = state();
+        let base = planned(&state, Strategy::Retarget, &[("Marketing", STAFF)]);
+        type Edit = fn(&mut GroupTargetOuUpdate);
+        let cases: &[(Edit, &str)] = &[
+            (|u| u.after = "OU=Evil,DC=corp,DC=example,DC=com".into(), "is not an import OU"),
+            (|u| u.after = "OU=Staff,DC=emea,DC=example,DC=com".into(), "outside the domain"),
+            (|u| u.after = "not a DN".into(), "is not a valid DN"),
+            (|u| u.group.id = "00g2".into(), "is not about group `00g2`"),
+        ];
+        for (edit, expected) in cases {
+            let mut plan = base.clone();
+            edit(retarget_of(&mut plan, "Marketing"));
+            let reasons = reasons(&state, &plan);
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(reasons[0].contains(expected), "{reasons:?}");
+        }
+        // A group without a finding: its change names a finding the org does not have.
+        let mut plan = base.clone();
+        plan.resource_changes[0].finding = "R1:corp.example.com:00g2".into();
+        retarget_of(&mut plan, "Marketing").group.id = "00g2".into();
+        assert!(reasons(&state, &plan)[0].contains("has no finding"));
+        // The OU is not covered once the config no longer declares the destination.
+        let mut undeclared = state.clone();
+        undeclared.directories[0].import_ous = None;
+        assert!(!reasons(&undeclared, &base).is_empty());
+        // An inactive directory.
+        let mut inactive = state.clone();
+        inactive.directories[0].status = AppStatus::Inactive;
+        assert!(reasons(&inactive, &base)[0].contains("inactive"));
+    }
+
+    #[test]
+    fn a_mapping_delete_of_another_key_or_mapping_is_refused() {
+        let state = state();
+        let base = planned(&state, Strategy::AddOu, &[]);
+        let position = base
+            .resource_changes
+            .iter()
+            .position(|c| matches!(c.details, ChangeDetails::MappingPropertyDelete(_)))
+            .expect("a delete");
+        let edit = |f: fn(&mut crate::plan::MappingPropertyDelete)| {
+            let mut plan = base.clone();
+            if let ChangeDetails::MappingPropertyDelete(d) = &mut plan.resource_changes[position].details {
+                f(d);
+            }
+            reasons(&state, &plan)
+        };
+        assert!(edit(|d| d.key = "firstName".into())[0].contains("never deletes another"));
+        assert!(edit(|d| d.mapping_id = "prmToOkta".into())[0].contains("is not a To-App mapping"));
+        assert!(edit(|d| d.user_type = "contractor".into())[0].contains("maps from user type"));
+        assert!(edit(|d| d.key = "distinguishedName".into())[0].contains("is not about"));
+    }
+
+    #[test]
+    fn an_import_ou_no_group_targets_is_refused() {
+        let state = state();
+        let mut plan = planned(&state, Strategy::AddOu, &[]);
+        let add = plan
+            .resource_changes
+            .iter_mut()
+            .find_map(|c| match &mut c.details {
+                ChangeDetails::ImportOuAdd(add) => Some(add),
+                _ => None,
+            })
+            .expect("an add");
+        add.ou = "OU=Sales,DC=corp,DC=example,DC=com".into();
+        let reasons = reasons(&state, &plan);
+        assert!(reasons[0].contains("does not target"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_change_named_twice_is_refused() {
+        let state = state();
+        let mut plan = planned(&state, Strategy::AddOu, &[]);
+        let first = plan.resource_changes[0].clone();
+        plan.resource_changes.push(first);
+        let refusals = recheck(&state, &plan);
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].index, plan.resource_changes.len() - 1);
+    }
+}
