@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use crate::rules::{DirectoryRef, Finding, GroupRef, Notice};
 
-
 /// The plan document version this build writes and reads.
 pub const FORMAT_VERSION: &str = "1";
 
@@ -626,7 +625,8 @@ fn mapping_user_type(address: &str, domain: &str, key: &str) -> Option<String> {
     let suffix = format!("].property[{}]", quoted(key));
     let middle = address.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
     let user_type: String = serde_json::from_str(middle).ok()?;
-    (!user_type.is_empty() && ResourceChange::mapping_property_address(domain, &user_type, key) == address)
+    (!user_type.is_empty()
+        && ResourceChange::mapping_property_address(domain, &user_type, key) == address)
         .then_some(user_type)
 }
 
@@ -708,9 +708,7 @@ impl<'a> Side<'a> {
     fn non_empty_string(&mut self, key: &str) -> Result<String, ChangeError> {
         match self.fields.remove(key) {
             None | Some(Value::Null) => Err(self.error(key, "is missing")),
-            Some(Value::String(text)) if text.trim().is_empty() => {
-                Err(self.error(key, "is empty"))
-            }
+            Some(Value::String(text)) if text.trim().is_empty() => Err(self.error(key, "is empty")),
             Some(Value::String(text)) => Ok(text),
             Some(other) => Err(self.error(key, format!("is {}, not a string", type_name(&other)))),
         }
@@ -882,7 +880,11 @@ impl Plan {
                     "`resource_changes` is not an array".into(),
                 ))
             }
-            None => return Err(PlanFileError::NotAPlan("it has no `resource_changes`".into())),
+            None => {
+                return Err(PlanFileError::NotAPlan(
+                    "it has no `resource_changes`".into(),
+                ))
+            }
         };
         if let Some(slot) = value.get_mut("resource_changes") {
             *slot = Value::Array(Vec::new());
@@ -1051,7 +1053,9 @@ mod tests {
     #[test]
     fn committed_plans_load_and_round_trip() {
         for name in ["demo-add-ou.json", "demo-retarget.json"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name);
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plans")
+                .join(name);
             let text = std::fs::read_to_string(&path).unwrap();
             let plan = Plan::from_json(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(plan.has_changes());
@@ -1126,28 +1130,209 @@ mod tests {
         let mapping = "directory[\"emea.example.com\"].mapping[\"user\"].property[\"dn\"]";
         type Edit = fn(&mut Value);
         let cases: Vec<(&str, Value, Edit, &str, &str)> = vec![
-            ("missing after", retarget_document(), |d| { d["after"] = Value::Null; }, retarget, "after"),
-            ("after not a DN", retarget_document(), |d| { d["after"]["organizationalUnit"] = "Evil".into(); }, retarget, "after.organizationalUnit"),
-            ("after empty", retarget_document(), |d| { d["after"]["organizationalUnit"] = "".into(); }, retarget, "after.organizationalUnit"),
-            ("after a number", retarget_document(), |d| { d["after"]["organizationalUnit"] = 5.into(); }, retarget, "after.organizationalUnit"),
-            ("no precondition", retarget_document(), |d| { d["precondition"] = Value::Null; }, retarget, "precondition"),
-            ("empty precondition", retarget_document(), |d| { d["precondition"] = serde_json::json!({}); }, retarget, "precondition"),
-            ("empty lastUpdated", retarget_document(), |d| { d["precondition"]["lastUpdated"] = "".into(); }, retarget, "precondition.lastUpdated"),
-            ("missing lastUpdated", retarget_document(), |d| { d["precondition"].as_object_mut().unwrap().remove("lastUpdated"); }, retarget, "precondition.lastUpdated"),
-            ("precondition differs", retarget_document(), |d| { d["precondition"]["organizationalUnit"] = "OU=X,DC=corp,DC=example,DC=com".into(); }, retarget, "precondition.organizationalUnit"),
-            ("no group", retarget_document(), |d| { d["group"] = Value::Null; }, retarget, "group"),
-            ("group wrong type", retarget_document(), |d| { d["group"] = 7.into(); }, retarget, "group"),
-            ("unknown kind", retarget_document(), |d| { d["kind"] = "user".into(); }, retarget, "kind"),
-            ("unknown pair", retarget_document(), |d| { d["action"] = "delete".into(); }, retarget, "kind"),
-            ("wrong execution", retarget_document(), |d| { d["execution"] = "manual".into(); }, retarget, "execution"),
-            ("unknown field", retarget_document(), |d| { d["surprise"] = true.into(); }, retarget, "surprise"),
-            ("unknown field in after", retarget_document(), |d| { d["after"]["priority"] = 1.into(); }, retarget, "after.priority"),
-            ("address names another group", retarget_document(), |d| { d["group"]["name"] = "Sales".into(); }, retarget, "address"),
-            ("delete of another key", mapping_document(), |d| { d["before"]["key"] = "firstName".into(); d["precondition"]["key"] = "firstName".into(); }, mapping, "address"),
-            ("precondition key differs", mapping_document(), |d| { d["precondition"]["key"] = "firstName".into(); }, mapping, "precondition.key"),
-            ("no mapping id", mapping_document(), |d| { d["mapping_id"] = Value::Null; }, mapping, "mapping_id"),
-            ("empty expression", mapping_document(), |d| { d["before"]["expression"] = "".into(); }, mapping, "before.expression"),
-            ("a delete with an after", mapping_document(), |d| { d["after"] = serde_json::json!({"key": "dn"}); }, mapping, "after"),
+            (
+                "missing after",
+                retarget_document(),
+                |d| {
+                    d["after"] = Value::Null;
+                },
+                retarget,
+                "after",
+            ),
+            (
+                "after not a DN",
+                retarget_document(),
+                |d| {
+                    d["after"]["organizationalUnit"] = "Evil".into();
+                },
+                retarget,
+                "after.organizationalUnit",
+            ),
+            (
+                "after empty",
+                retarget_document(),
+                |d| {
+                    d["after"]["organizationalUnit"] = "".into();
+                },
+                retarget,
+                "after.organizationalUnit",
+            ),
+            (
+                "after a number",
+                retarget_document(),
+                |d| {
+                    d["after"]["organizationalUnit"] = 5.into();
+                },
+                retarget,
+                "after.organizationalUnit",
+            ),
+            (
+                "no precondition",
+                retarget_document(),
+                |d| {
+                    d["precondition"] = Value::Null;
+                },
+                retarget,
+                "precondition",
+            ),
+            (
+                "empty precondition",
+                retarget_document(),
+                |d| {
+                    d["precondition"] = serde_json::json!({});
+                },
+                retarget,
+                "precondition",
+            ),
+            (
+                "empty lastUpdated",
+                retarget_document(),
+                |d| {
+                    d["precondition"]["lastUpdated"] = "".into();
+                },
+                retarget,
+                "precondition.lastUpdated",
+            ),
+            (
+                "missing lastUpdated",
+                retarget_document(),
+                |d| {
+                    d["precondition"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("lastUpdated");
+                },
+                retarget,
+                "precondition.lastUpdated",
+            ),
+            (
+                "precondition differs",
+                retarget_document(),
+                |d| {
+                    d["precondition"]["organizationalUnit"] =
+                        "OU=X,DC=corp,DC=example,DC=com".into();
+                },
+                retarget,
+                "precondition.organizationalUnit",
+            ),
+            (
+                "no group",
+                retarget_document(),
+                |d| {
+                    d["group"] = Value::Null;
+                },
+                retarget,
+                "group",
+            ),
+            (
+                "group wrong type",
+                retarget_document(),
+                |d| {
+                    d["group"] = 7.into();
+                },
+                retarget,
+                "group",
+            ),
+            (
+                "unknown kind",
+                retarget_document(),
+                |d| {
+                    d["kind"] = "user".into();
+                },
+                retarget,
+                "kind",
+            ),
+            (
+                "unknown pair",
+                retarget_document(),
+                |d| {
+                    d["action"] = "delete".into();
+                },
+                retarget,
+                "kind",
+            ),
+            (
+                "wrong execution",
+                retarget_document(),
+                |d| {
+                    d["execution"] = "manual".into();
+                },
+                retarget,
+                "execution",
+            ),
+            (
+                "unknown field",
+                retarget_document(),
+                |d| {
+                    d["surprise"] = true.into();
+                },
+                retarget,
+                "surprise",
+            ),
+            (
+                "unknown field in after",
+                retarget_document(),
+                |d| {
+                    d["after"]["priority"] = 1.into();
+                },
+                retarget,
+                "after.priority",
+            ),
+            (
+                "address names another group",
+                retarget_document(),
+                |d| {
+                    d["group"]["name"] = "Sales".into();
+                },
+                retarget,
+                "address",
+            ),
+            (
+                "delete of another key",
+                mapping_document(),
+                |d| {
+                    d["before"]["key"] = "firstName".into();
+                    d["precondition"]["key"] = "firstName".into();
+                },
+                mapping,
+                "address",
+            ),
+            (
+                "precondition key differs",
+                mapping_document(),
+                |d| {
+                    d["precondition"]["key"] = "firstName".into();
+                },
+                mapping,
+                "precondition.key",
+            ),
+            (
+                "no mapping id",
+                mapping_document(),
+                |d| {
+                    d["mapping_id"] = Value::Null;
+                },
+                mapping,
+                "mapping_id",
+            ),
+            (
+                "empty expression",
+                mapping_document(),
+                |d| {
+                    d["before"]["expression"] = "".into();
+                },
+                mapping,
+                "before.expression",
+            ),
+            (
+                "a delete with an after",
+                mapping_document(),
+                |d| {
+                    d["after"] = serde_json::json!({"key": "dn"});
+                },
+                mapping,
+                "after",
+            ),
         ];
         for (name, mut document, edit, address, field) in cases {
             edit(&mut document);
@@ -1155,7 +1340,10 @@ mod tests {
             assert_eq!(error.address, address, "{name}: {error}");
             assert_eq!(error.field, field, "{name}: {error}");
             let text = error.to_string();
-            assert!(text.contains(address) && text.contains(&format!("`{field}`")), "{name}: {text}");
+            assert!(
+                text.contains(address) && text.contains(&format!("`{field}`")),
+                "{name}: {text}"
+            );
         }
         let mut no_address = retarget_document();
         no_address.as_object_mut().unwrap().remove("address");
@@ -1165,14 +1353,18 @@ mod tests {
     #[test]
     fn a_plan_file_with_a_bad_change_names_its_index() {
         let mut plan = sample();
-        plan.resource_changes.push(load(retarget_document()).unwrap());
+        plan.resource_changes
+            .push(load(retarget_document()).unwrap());
         plan.summary = Summary::of(&plan.resource_changes);
         plan.checksum = plan.compute_checksum();
         let mut value = serde_json::to_value(&plan).unwrap();
         value["resource_changes"][0]["after"]["organizationalUnit"] = "not a dn".into();
         let text = value.to_string();
         let error = Plan::from_json(&text).expect_err("refused");
-        assert!(matches!(error, PlanFileError::Change { index: 0, .. }), "{error}");
+        assert!(
+            matches!(error, PlanFileError::Change { index: 0, .. }),
+            "{error}"
+        );
         let text = error.to_string();
         assert!(text.contains("`resource_changes[0]`"), "{text}");
         assert!(text.contains("`after.organizationalUnit`"), "{text}");

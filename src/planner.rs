@@ -331,7 +331,9 @@ pub fn plan(
                                 .or_default()
                                 .push(group_label(finding));
                         }
-                        Err(reason) => problems.push(destination_problem(finding, directory, reason)),
+                        Err(reason) => {
+                            problems.push(destination_problem(finding, directory, reason))
+                        }
                     }
                 }
             }
@@ -465,7 +467,11 @@ fn pin_for<'a>(
         .copied()
 }
 
-fn destination_problem(finding: &Finding, directory: &Directory, reason: String) -> DestinationProblem {
+fn destination_problem(
+    finding: &Finding,
+    directory: &Directory,
+    reason: String,
+) -> DestinationProblem {
     DestinationProblem {
         finding: finding.id.clone(),
         group: finding
@@ -688,10 +694,10 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, ChangeKind, Execution};
-    use serde_json::json;
     use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::plan::{Action, ChangeKind, Execution};
     use crate::rules::evaluate;
+    use serde_json::json;
 
     const IMPORTS: &[&str] = &[
         "OU=Staff,DC=corp,DC=example,DC=com",
@@ -913,7 +919,11 @@ mod tests {
             "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com"
         );
         assert_eq!(chooser.offered[0][0].shared_suffix, 4);
-        let kinds: Vec<_> = plan.resource_changes.iter().map(ResourceChange::kind).collect();
+        let kinds: Vec<_> = plan
+            .resource_changes
+            .iter()
+            .map(ResourceChange::kind)
+            .collect();
         assert_eq!(kinds, vec![ChangeKind::ImportOu, ChangeKind::GroupTargetOu]);
         assert_eq!(plan.findings.len(), 3, "skipped findings stay in the plan");
     }

@@ -16,7 +16,18 @@ pub struct Refusal {
     /// Position of the change in the plan.
     pub index: usize,
     pub address: String,
+    pub kind: RefusalKind,
     pub reason: String,
+}
+
+/// Whether the org moved under the plan, or the change was never one ouguard makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The org changed since the plan was made: what the change fixes is gone or moved.
+    Stale,
+    /// ouguard would not plan this change from the org and config as they are (an edited
+    /// plan, or a config that no longer declares what the plan relied on).
+    NotPlannable,
 }
 
 /// Re-checks every change of `plan` against `state`, whose directories must carry the import
@@ -40,15 +51,19 @@ pub fn recheck_with(state: &OrgState, evaluation: &Evaluation, plan: &Plan) -> V
     let mut seen = HashSet::new();
     let mut refusals = Vec::new();
     for (index, change) in plan.resource_changes.iter().enumerate() {
-        let reason = if seen.insert(change.address.as_str()) {
-            check_change(state, &findings, change).err()
+        let refused = if seen.insert(change.address.as_str()) {
+            check_change(state, &findings, plan, change).err()
         } else {
-            Some("the plan names this resource twice".to_string())
+            Some((
+                RefusalKind::NotPlannable,
+                "the plan names this resource twice".to_string(),
+            ))
         };
-        if let Some(reason) = reason {
+        if let Some((kind, reason)) = refused {
             refusals.push(Refusal {
                 index,
                 address: change.address.clone(),
+                kind,
                 reason,
             });
         }
@@ -56,43 +71,61 @@ pub fn recheck_with(state: &OrgState, evaluation: &Evaluation, plan: &Plan) -> V
     refusals
 }
 
-/// Why one change is not one ouguard would plan now.
+type Refused = (RefusalKind, String);
+
+fn not_plannable(reason: String) -> Refused {
+    (RefusalKind::NotPlannable, reason)
+}
+
+/// Why one change is not one ouguard would plan now. A change the org already matches (a
+/// second apply of the same plan) passes when it is otherwise one ouguard would make.
 fn check_change(
     state: &OrgState,
     findings: &HashMap<&str, &Finding>,
+    plan: &Plan,
     change: &ResourceChange,
-) -> Result<(), String> {
-    let directory = directory_of(state, change)?;
-    let finding_in_directory = |id: &str| -> Result<&Finding, String> {
-        let finding = findings
-            .get(id)
-            .copied()
-            .ok_or_else(|| format!("the org has no finding `{id}` now: nothing to fix"))?;
-        if finding.directory.app_id == directory.app_id {
-            Ok(finding)
-        } else {
-            Err(format!(
+) -> Result<(), Refused> {
+    let directory = directory_of(state, change).map_err(not_plannable)?;
+    let finding_in_directory = |id: &str| -> Result<Option<&Finding>, Refused> {
+        match findings.get(id).copied() {
+            None => Ok(None),
+            Some(finding) if finding.directory.app_id == directory.app_id => Ok(Some(finding)),
+            Some(finding) => Err(not_plannable(format!(
                 "the finding `{id}` is about `{}`, not `{}`",
                 finding.directory.domain, directory.domain
-            ))
+            ))),
         }
     };
     match &change.details {
         ChangeDetails::ImportOuAdd(add) => {
             let ou = Dn::parse(&add.ou).map_err(|error| {
-                format!(
+                not_plannable(format!(
                     "`{}` is not a valid DN ({error})",
                     crate::text::truncate_for_message(&add.ou)
-                )
+                ))
             })?;
+            if !ou.is_in_domain(&directory.domain) {
+                return Err(not_plannable(format!(
+                    "`{}` is outside the domain `{}`",
+                    add.ou, directory.domain
+                )));
+            }
+            let covered_now =
+                rules::import_ou_index(directory).is_some_and(|(index, _)| index.covers(&ou));
+            if covered_now {
+                // Ticked and declared since: nothing left to do, nothing wrong.
+                return Ok(());
+            }
             let mut targeted = false;
             for id in change.fixed_findings() {
-                let finding = finding_in_directory(id)?;
+                let Some(finding) = finding_in_directory(id)? else {
+                    return Err(gone_group_finding(directory, plan, id));
+                };
                 if finding.rule != Rule::GroupOuNotImported {
-                    return Err(format!(
+                    return Err(not_plannable(format!(
                         "the finding `{id}` is `{}`: adding an import OU does not fix it",
                         finding.rule
-                    ));
+                    )));
                 }
                 let group_ou = finding.ou.as_deref().and_then(|text| Dn::parse(text).ok());
                 match group_ou {
@@ -100,53 +133,89 @@ fn check_change(
                         targeted |= group_ou == ou;
                     }
                     _ => {
-                        return Err(format!(
+                        return Err(not_plannable(format!(
                             "the group of finding `{id}` does not target `{}` nor below it now",
                             add.ou
-                        ))
+                        )))
                     }
                 }
             }
             if targeted {
                 Ok(())
             } else {
-                Err(format!(
+                Err(not_plannable(format!(
                     "no group of `{}` targets `{}` now",
                     directory.domain, add.ou
-                ))
+                )))
             }
         }
         ChangeDetails::GroupTargetOuUpdate(update) => {
             if !change.also_fixes.is_empty() {
-                return Err("a retarget fixes one group's finding, not several".to_string());
-            }
-            let to = Dn::parse(&update.after).map_err(|error| {
-                format!(
-                    "the destination `{}` is not a valid DN ({error})",
-                    crate::text::truncate_for_message(&update.after)
-                )
-            })?;
-            if !to.is_in_domain(&directory.domain) {
-                return Err(format!(
-                    "the destination `{}` is outside the domain `{}`",
-                    update.after, directory.domain
+                return Err(not_plannable(
+                    "a retarget fixes one group's finding, not several".to_string(),
                 ));
             }
+            let to = Dn::parse(&update.after).map_err(|error| {
+                not_plannable(format!(
+                    "the destination `{}` is not a valid DN ({error})",
+                    crate::text::truncate_for_message(&update.after)
+                ))
+            })?;
+            if !to.is_in_domain(&directory.domain) {
+                return Err(not_plannable(format!(
+                    "the destination `{}` is outside the domain `{}`",
+                    update.after, directory.domain
+                )));
+            }
             let Some((index, _)) = rules::import_ou_index(directory) else {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "the import OUs of `{}` are not declared in `ouguard.toml`, so no \
                      destination can be checked",
                     directory.domain
-                ));
+                )));
             };
             if !index.covers(&to) {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "the destination `{}` is not an import OU of `{}` nor below one: \
                      provisioning there fails with \"Target OU is not an import OU\"",
                     update.after, directory.domain
-                ));
+                )));
             }
-            let finding = finding_in_directory(&change.finding)?;
+            let assignment = directory.assignment(&update.group.id);
+            let current = assignment.and_then(|a| a.organizational_unit.as_deref());
+            if current
+                .and_then(|ou| Dn::parse(ou).ok())
+                .is_some_and(|ou| ou == to)
+            {
+                // Already applied: the write is skipped on the fresh read.
+                return Ok(());
+            }
+            let Some(finding) = finding_in_directory(&change.finding)? else {
+                return Err(match assignment {
+                    None => (
+                        RefusalKind::Stale,
+                        format!(
+                            "group `{}` is no longer assigned to `{}`",
+                            update.group.name, directory.domain
+                        ),
+                    ),
+                    Some(_) if !same_text(current, update.precondition.organizational_unit.as_deref()) => (
+                        RefusalKind::Stale,
+                        format!(
+                            "group `{}` now targets {}, the plan expected {}",
+                            update.group.name,
+                            describe(current),
+                            describe(update.precondition.organizational_unit.as_deref())
+                        ),
+                    ),
+                    Some(_) => not_plannable(format!(
+                        "the org has no finding `{}` now: group `{}` targets {}, which needs no fix",
+                        change.finding,
+                        update.group.name,
+                        describe(current)
+                    )),
+                });
+            };
             let fixable_by_retarget = matches!(
                 finding.rule,
                 Rule::GroupOuNotImported
@@ -155,61 +224,125 @@ fn check_change(
                     | Rule::GroupOuMissing
             );
             if !fixable_by_retarget {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "the finding `{}` is `{}`: a retarget does not fix it",
                     finding.id, finding.rule
-                ));
+                )));
             }
             if finding.group.as_ref().map(|g| g.id.as_str()) != Some(update.group.id.as_str()) {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "the finding `{}` is not about group `{}`",
                     finding.id, update.group.id
-                ));
+                )));
             }
             Ok(())
         }
         ChangeDetails::MappingPropertyDelete(delete) => {
             if !change.also_fixes.is_empty() {
-                return Err("a mapping property delete fixes one finding, not several".to_string());
+                return Err(not_plannable(
+                    "a mapping property delete fixes one finding, not several".to_string(),
+                ));
             }
             let Some(mapping) = directory
                 .mappings
                 .iter()
                 .find(|mapping| mapping.id == delete.mapping_id)
             else {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "`{}` is not a To-App mapping of `{}` in this org",
                     delete.mapping_id, directory.domain
-                ));
+                )));
             };
             if !rules::is_dn_key(&delete.key) {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "`{}` is not `dn` nor a `dn`-equivalent key: ouguard never deletes another \
                      mapping property",
                     delete.key
-                ));
+                )));
             }
             if mapping.source_user_type.name != delete.user_type {
-                return Err(format!(
+                return Err(not_plannable(format!(
                     "the mapping `{}` maps from user type `{}`, not `{}`",
                     delete.mapping_id, mapping.source_user_type.name, delete.user_type
-                ));
+                )));
+            }
+            let mapped_now = mapping
+                .properties
+                .get(&delete.key)
+                .is_some_and(|p| p.expression.is_some());
+            if !mapped_now {
+                // Already applied: the write is skipped on the fresh read.
+                return Ok(());
             }
             let finding = finding_in_directory(&change.finding)?;
-            let names_this_property = finding.rule == Rule::DnMapped
-                && finding
-                    .mapping
-                    .as_ref()
-                    .is_some_and(|m| m.id == delete.mapping_id && m.key == delete.key);
+            let names_this_property = finding.is_some_and(|finding| {
+                finding.rule == Rule::DnMapped
+                    && finding
+                        .mapping
+                        .as_ref()
+                        .is_some_and(|m| m.id == delete.mapping_id && m.key == delete.key)
+            });
             if names_this_property {
                 Ok(())
             } else {
-                Err(format!(
+                Err(not_plannable(format!(
                     "the finding `{}` is not about `{}` of the mapping `{}`",
-                    finding.id, delete.key, delete.mapping_id
-                ))
+                    change.finding, delete.key, delete.mapping_id
+                )))
             }
         }
+    }
+}
+
+/// An import-OU change's finding is gone: stale when its group moved or left, otherwise
+/// not one ouguard would plan.
+fn gone_group_finding(directory: &Directory, plan: &Plan, id: &str) -> Refused {
+    let planned = plan.findings.iter().find(|f| f.id == id);
+    let group = planned.and_then(|f| f.group.as_ref());
+    let Some(group) = group else {
+        return not_plannable(format!("the org has no finding `{id}` now: nothing to fix"));
+    };
+    let planned_ou = planned.and_then(|f| f.ou.as_deref());
+    match directory.assignment(&group.id) {
+        None => (
+            RefusalKind::Stale,
+            format!(
+                "group `{}` is no longer assigned to `{}`",
+                group.name, directory.domain
+            ),
+        ),
+        Some(assignment) if !same_text(assignment.organizational_unit.as_deref(), planned_ou) => (
+            RefusalKind::Stale,
+            format!(
+                "group `{}` now targets {}, the plan expected {}",
+                group.name,
+                describe(assignment.organizational_unit.as_deref()),
+                describe(planned_ou)
+            ),
+        ),
+        Some(_) => not_plannable(format!("the org has no finding `{id}` now: nothing to fix")),
+    }
+}
+
+/// Two OUs as read are the same: equal DNs, or equal text when either does not parse.
+fn same_text(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => match (Dn::parse(a), Dn::parse(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        },
+        (a, b) => {
+            a.unwrap_or_default().trim().is_empty() && b.unwrap_or_default().trim().is_empty()
+        }
+    }
+}
+
+fn describe(ou: Option<&str>) -> String {
+    match ou {
+        Some(text) if !text.trim().is_empty() => {
+            format!("`{}`", crate::text::truncate_for_message(text))
+        }
+        _ => "no OU".to_string(),
     }
 }
 
@@ -259,11 +392,21 @@ mod tests {
         corp.assignments = vec![
             assignment("00g1", "Marketing", Some(MARKETING)),
             assignment("00g2", "Staff", Some(STAFF)),
-            assignment("00g3", "Finance", Some("OU=Finance,,DC=corp,DC=example,DC=com")),
+            assignment(
+                "00g3",
+                "Finance",
+                Some("OU=Finance,,DC=corp,DC=example,DC=com"),
+            ),
         ];
         let app_id = corp.app_id.clone();
-        corp.mappings
-            .push(mapping("prm1", &app_id, &[("dn", Some("user.dn")), ("firstName", Some("user.firstName"))]));
+        corp.mappings.push(mapping(
+            "prm1",
+            &app_id,
+            &[
+                ("dn", Some("user.dn")),
+                ("firstName", Some("user.firstName")),
+            ],
+        ));
         org(vec![corp])
     }
 
@@ -322,8 +465,14 @@ mod tests {
         let base = planned(&state, Strategy::Retarget, &[("Marketing", STAFF)]);
         type Edit = fn(&mut GroupTargetOuUpdate);
         let cases: &[(Edit, &str)] = &[
-            (|u| u.after = "OU=Evil,DC=corp,DC=example,DC=com".into(), "is not an import OU"),
-            (|u| u.after = "OU=Staff,DC=emea,DC=example,DC=com".into(), "outside the domain"),
+            (
+                |u| u.after = "OU=Evil,DC=corp,DC=example,DC=com".into(),
+                "is not an import OU",
+            ),
+            (
+                |u| u.after = "OU=Staff,DC=emea,DC=example,DC=com".into(),
+                "outside the domain",
+            ),
             (|u| u.after = "not a DN".into(), "is not a valid DN"),
             (|u| u.group.id = "00g2".into(), "is not about group `00g2`"),
         ];
@@ -338,7 +487,11 @@ mod tests {
         let mut plan = base.clone();
         plan.resource_changes[0].finding = "R1:corp.example.com:00g2".into();
         retarget_of(&mut plan, "Marketing").group.id = "00g2".into();
-        assert!(reasons(&state, &plan)[0].contains("has no finding"));
+        assert!(
+            reasons(&state, &plan)[0].contains("now targets"),
+            "{:?}",
+            reasons(&state, &plan)
+        );
         // The OU is not covered once the config no longer declares the destination.
         let mut undeclared = state.clone();
         undeclared.directories[0].import_ous = None;
@@ -360,7 +513,9 @@ mod tests {
             .expect("a delete");
         let edit = |f: fn(&mut crate::plan::MappingPropertyDelete)| {
             let mut plan = base.clone();
-            if let ChangeDetails::MappingPropertyDelete(d) = &mut plan.resource_changes[position].details {
+            if let ChangeDetails::MappingPropertyDelete(d) =
+                &mut plan.resource_changes[position].details
+            {
                 f(d);
             }
             reasons(&state, &plan)

@@ -15,13 +15,13 @@ use crate::cli::{ApplyArgs, PlanningArgs};
 use crate::config::{add_import_ous, file_diff, Config};
 use crate::exit::{Hinted, Outcome};
 use crate::plan::{ChangeKind, Execution, Plan};
-use crate::recheck::{recheck, Refusal};
-use crate::state::OrgState;
 use crate::prompt::{
     defer_interrupts, is_interactive, Approver, InterruptsDeferred, TerminalApprover,
 };
+use crate::recheck::{recheck, Refusal, RefusalKind};
 use crate::render::{import_ou_console_path, render_plan};
 use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
+use crate::state::OrgState;
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if args.file.is_some() {
@@ -210,16 +210,23 @@ fn refuse_rechecked(refusals: &[Refusal]) -> anyhow::Result<()> {
         .iter()
         .map(|r| format!("  {}: {}", r.address, r.reason))
         .collect();
-    Err(Hinted::new(
+    let not_plannable = refusals
+        .iter()
+        .filter(|r| r.kind == RefusalKind::NotPlannable)
+        .count();
+    let title = if not_plannable == 0 {
+        "the plan is stale: the org changed since it was made; nothing was written".to_string()
+    } else {
         format!(
-            "the plan is refused: {} of its changes {} not what ouguard would plan from the \
-             org and `ouguard.toml` now; nothing was written\n{}",
-            refusals.len(),
-            if refusals.len() == 1 { "is" } else { "are" },
-            list.join("\n")
-        ),
+            "the plan is refused: {not_plannable} of its changes {} not what ouguard would plan \
+             from the org and `ouguard.toml` now; nothing was written",
+            if not_plannable == 1 { "is" } else { "are" },
+        )
+    };
+    Err(Hinted::new(
+        format!("{title}\n{}", list.join("\n")),
         "make a new plan with `ouguard plan --out FILE` and review it (a plan file's checksum \
-         only catches accidental edits; every change is re-checked against the rules)",
+         only catches accidental edits; apply re-checks every change against the rules)",
     ))
 }
 

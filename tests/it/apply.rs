@@ -1075,9 +1075,9 @@ mod resealed {
         let mut plan = org.save_plan("p", &[]);
         edit(&mut plan);
         reseal(&mut plan);
-        write(org.path(), "plans/resealed.json", &plan.to_string());
+        write(org.path(), "resealed.json", &plan.to_string());
         let mark = org.mark();
-        let out = org.run(&["apply", "plans/resealed.json"]);
+        let out = org.run(&["apply", "resealed.json"]);
         assert_code(&out, 1);
         let err = stderr(&out);
         assert!(
@@ -1087,7 +1087,10 @@ mod resealed {
         for text in expected {
             assert!(err.contains(text), "expected `{text}` in:\n{err}");
         }
-        assert!(err.contains("nothing was written") || err.contains("refused the plan file"), "{err}");
+        assert!(
+            err.contains("nothing was written") || err.contains("refused the plan file"),
+            "{err}"
+        );
         org.assert_no_write_since(mark);
         assert_eq!(org.sim.state(), seed::demo(), "the org is unchanged");
         assert!(org.run_records().is_empty(), "no run record: nothing ran");
@@ -1140,8 +1143,16 @@ mod resealed {
                     r#"directory["emea.example.com"].group["EMEA Staff"].target_ou"#.into();
                 change["finding"] = format!("R1:emea.example.com:{staff}").into();
                 change["group"] = json!({"id": staff, "name": "EMEA Staff"});
+                // Made consistent with the org, as a careful forger would.
+                let users = "OU=Users,DC=emea,DC=example,DC=com";
+                change["before"]["organizationalUnit"] = users.into();
+                change["precondition"]["organizationalUnit"] = users.into();
             },
-            &["group[\"EMEA Staff\"].target_ou: the org has no finding"],
+            &[
+                "the plan is refused",
+                "group[\"EMEA Staff\"].target_ou: the org has no finding",
+                "which needs no fix",
+            ],
         );
     }
 
@@ -1188,7 +1199,10 @@ mod resealed {
                     .await
                     .expect("JSON")
             });
-        list[0]["id"].as_str().expect("a To Okta mapping").to_string()
+        list[0]["id"]
+            .as_str()
+            .expect("a To Okta mapping")
+            .to_string()
     }
 
     #[test]
@@ -1206,13 +1220,17 @@ mod resealed {
     fn a_dn_delete_on_a_mapping_of_no_ad_directory() {
         // corp's To-App mapping claimed for emea, and an id that is no AD mapping at all
         // (e.g. a To-App mapping of a SaaS app: the reader never lists those).
-        let corp_mapping = seed::demo().directory(CORP).expect("corp").mappings[0].id.clone();
+        let corp_mapping = seed::demo().directory(CORP).expect("corp").mappings[0]
+            .id
+            .clone();
         assert_refused(
             move |plan| change_mut(plan, "mapping_property")["mapping_id"] = corp_mapping.into(),
             &["is not a To-App mapping of `emea.example.com`"],
         );
         assert_refused(
-            |plan| change_mut(plan, "mapping_property")["mapping_id"] = "prm0salesforce0000001".into(),
+            |plan| {
+                change_mut(plan, "mapping_property")["mapping_id"] = "prm0salesforce0000001".into()
+            },
             &["`prm0salesforce0000001` is not a To-App mapping"],
         );
     }
@@ -1270,13 +1288,15 @@ mod resealed {
     fn the_committed_plans_still_apply() {
         for (name, code) in [("demo-retarget.json", 0), ("demo-add-ou.json", 2)] {
             let org = Org::demo();
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name);
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("plans")
+                .join(name);
             let mut plan: Value =
                 serde_json::from_str(&std::fs::read_to_string(path).expect("plan")).expect("JSON");
             plan["org_url"] = org.sim.url().into();
             reseal(&mut plan);
-            write(org.path(), "plans/committed.json", &plan.to_string());
-            let out = org.run(&["apply", "plans/committed.json"]);
+            write(org.path(), "committed.json", &plan.to_string());
+            let out = org.run(&["apply", "committed.json"]);
             assert_code(&out, code);
             assert_eq!(
                 org.ou_of(EMEA, "EMEA Marketing").as_deref(),
