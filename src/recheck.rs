@@ -474,7 +474,13 @@ mod tests {
                 "outside the domain",
             ),
             (|u| u.after = "not a DN".into(), "is not a valid DN"),
-            (|u| u.group.id = "00g2".into(), "is not about group `00g2`"),
+            (
+                |u| {
+                    u.group.id = "00g2".into();
+                    u.after = "OU=Team,OU=Staff,DC=corp,DC=example,DC=com".into();
+                },
+                "is not about group `00g2`",
+            ),
         ];
         for (edit, expected) in cases {
             let mut plan = base.clone();
@@ -486,7 +492,9 @@ mod tests {
         // A group without a finding: its change names a finding the org does not have.
         let mut plan = base.clone();
         plan.resource_changes[0].finding = "R1:corp.example.com:00g2".into();
-        retarget_of(&mut plan, "Marketing").group.id = "00g2".into();
+        let update = retarget_of(&mut plan, "Marketing");
+        update.group.id = "00g2".into();
+        update.after = "OU=Team,OU=Staff,DC=corp,DC=example,DC=com".into();
         assert!(
             reasons(&state, &plan)[0].contains("now targets"),
             "{:?}",
@@ -523,7 +531,11 @@ mod tests {
         assert!(edit(|d| d.key = "firstName".into())[0].contains("never deletes another"));
         assert!(edit(|d| d.mapping_id = "prmToOkta".into())[0].contains("is not a To-App mapping"));
         assert!(edit(|d| d.user_type = "contractor".into())[0].contains("maps from user type"));
-        assert!(edit(|d| d.key = "distinguishedName".into())[0].contains("is not about"));
+        // A key no longer mapped is already deleted: nothing to write, nothing refused.
+        assert!(edit(|d| d.key = "distinguishedName".into()).is_empty());
+        let mut plan = base.clone();
+        plan.resource_changes[position].finding = "R1:corp.example.com:00g1".into();
+        assert!(reasons(&state, &plan)[0].contains("is not about `dn`"));
     }
 
     #[test]
