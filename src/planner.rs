@@ -1077,6 +1077,70 @@ mod tests {
             .unwrap()
             .has_changes());
     }
+
+    /// Item 8: a pin fixes a group whose OU is invalid, in another domain or missing; nothing
+    /// else does (not `add-ou`, not `retarget` without a pin, not an `ask` question).
+    #[test]
+    fn pins_fix_invalid_other_domain_and_missing_ous_and_nothing_else_does() {
+        let state = corp(&[
+            (
+                "00g1",
+                "Broken",
+                Some("OU=Sales,,DC=corp,DC=example,DC=com"),
+            ),
+            ("00g2", "Emea", Some("OU=Staff,DC=emea,DC=example,DC=com")),
+            ("00g3", "NoOu", None),
+        ]);
+        for strategy in [Strategy::AddOu, Strategy::Retarget] {
+            let plan = run(&state, &options(strategy)).unwrap();
+            assert!(!plan.has_changes(), "{strategy:?}");
+        }
+        let mut asked = Scripted {
+            answers: vec![],
+            offered: vec![],
+        };
+        let plan = plan(
+            &state,
+            evaluate(&state),
+            &options(Strategy::Ask),
+            &mut asked,
+        )
+        .unwrap();
+        assert!(!plan.has_changes());
+        assert!(asked.offered.is_empty(), "never asked about a broken OU");
+
+        let mut opts = options(Strategy::AddOu);
+        opts.pins = vec![
+            pin("Broken", "OU=Sales,OU=Regions,DC=corp,DC=example,DC=com"),
+            pin("Emea", "OU=Staff,DC=corp,DC=example,DC=com"),
+            pin("NoOu", "OU=Contractors,DC=corp,DC=example,DC=com"),
+        ];
+        let plan = run(&state, &opts).unwrap();
+        let fixed: Vec<&str> = plan
+            .resource_changes
+            .iter()
+            .map(|c| c.finding.as_str())
+            .collect();
+        assert_eq!(
+            fixed,
+            vec![
+                "R1-invalid:corp.example.com:00g1",
+                "R1-other-domain:corp.example.com:00g2",
+                "R1-missing:corp.example.com:00g3"
+            ]
+        );
+        let ChangeDetails::GroupTargetOuUpdate(missing) = &plan.resource_changes[2].details else {
+            panic!("a retarget");
+        };
+        assert_eq!(missing.before, None);
+        assert_eq!(missing.precondition.organizational_unit, None);
+        // The document loads back (a null OU is the missing one).
+        assert_eq!(Plan::from_json(&plan.to_json()).unwrap(), plan);
+
+        // A pin to an OU no import OU covers is a destination problem, as for R1.
+        opts.pins = vec![pin("NoOu", "OU=Nowhere,DC=corp,DC=example,DC=com")];
+        assert!(matches!(run(&state, &opts), Err(PlanError::Destinations(p)) if p.len() == 1));
+    }
 }
 
 #[cfg(test)]
