@@ -1306,3 +1306,53 @@ mod resealed {
         }
     }
 }
+
+/// Item 8 end to end: pinned destinations fix `group-ou-invalid`, `-other-domain` and
+/// `-missing`, through a saved plan the re-check accepts.
+#[test]
+fn pinned_destinations_fix_invalid_other_domain_and_missing_ous() {
+    let org = Org::demo();
+    let plan = org.save_plan(
+        "pinned",
+        &[
+            "--retarget=Finance=OU=Finance,OU=Staff,DC=corp,DC=example,DC=com",
+            "--retarget=EMEA Sales=OU=Sales,OU=Staff,DC=corp,DC=example,DC=com",
+            "--retarget=All Staff (no OU)=OU=Staff,DC=corp,DC=example,DC=com",
+        ],
+    );
+    let fixed: Vec<&str> = plan["resource_changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["finding"].as_str())
+        .collect();
+    for prefix in ["R1-invalid:", "R1-other-domain:", "R1-missing:"] {
+        assert!(
+            fixed.iter().any(|f| f.starts_with(prefix)),
+            "{prefix} {fixed:?}"
+        );
+    }
+    let out = org.run(&["apply", "plans/pinned.json"]);
+    assert_code(&out, 2); // the Marketing import OU stays a manual step
+    assert_eq!(
+        org.ou_of(CORP, "All Staff (no OU)").as_deref(),
+        Some(STAFF_OU)
+    );
+    assert_eq!(
+        org.ou_of(CORP, "Finance").as_deref(),
+        Some("OU=Finance,OU=Staff,DC=corp,DC=example,DC=com")
+    );
+    assert_eq!(
+        org.ou_of(CORP, "EMEA Sales").as_deref(),
+        Some("OU=Sales,OU=Staff,DC=corp,DC=example,DC=com")
+    );
+    // Without the pins, the plan says how to pin them.
+    let fresh = Org::demo();
+    let out = fresh.run(&["plan"]);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("pin a destination: `--retarget 'All Staff (no OU)'=DN`"),
+        "{}",
+        stdout(&out)
+    );
+}
