@@ -4,6 +4,7 @@
 //! rules → findings → planner → `Plan` → render / save / apply.
 
 pub mod apply;
+pub mod apply_plan;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -5,7 +5,8 @@
 
 use std::io::Write;
 
-use super::{apply::apply_approved, plan::make_plan, session, Global};
+use super::{make_plan, session, Global};
+use crate::apply_plan::{apply_approved, ApplyOptions};
 use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::exit::Outcome;
@@ -67,7 +68,21 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
                 config_path: std::env::temp_dir().join("ouguard-demo-unused.toml"),
                 ..global.clone()
             };
-            let outcome = apply_approved(&demo_global, &session, &plan, &state, false)?;
+            let options = ApplyOptions {
+                config_path: &demo_global.config_path,
+                records_dir: std::path::Path::new("."),
+                quiet: demo_global.quiet,
+                confirm_manual: false,
+            };
+            let outcome = apply_approved(
+                &session.runtime,
+                &session.client,
+                &plan,
+                &state,
+                &options,
+                &mut TerminalApprover,
+                &mut std::io::stdout().lock(),
+            )?;
             let failing_after = sim.provisioning_check().failing().len();
             let mut stdout = std::io::stdout().lock();
             writeln!(

@@ -5,9 +5,9 @@ mod apply;
 mod demo;
 mod export;
 mod import_ous;
-pub(crate) mod plan;
+mod plan;
 pub mod session;
-pub(crate) mod show;
+mod show;
 mod sim;
 
 use std::io::IsTerminal;
@@ -117,4 +117,34 @@ pub fn now_rfc3339() -> String {
 pub fn read_input_file(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the {what} `{}`", path.display()))
+}
+
+/// Declares the config's import OUs into `state`, evaluates the rules and plans.
+pub fn make_plan(
+    config: &crate::config::Config,
+    planning: &PlanningArgs,
+    state: &mut crate::state::OrgState,
+    org_url: Option<String>,
+) -> anyhow::Result<crate::plan::Plan> {
+    config.declare_import_ous(state)?;
+    let interactive = crate::prompt::is_interactive();
+    let mut options = plan_options(planning, config, interactive)?;
+    options.org_url = org_url;
+    let evaluation = crate::rules::evaluate(state);
+    let mut terminal = crate::prompt::TerminalChooser::default();
+    let mut refuse = crate::planner::NoChooser;
+    let chooser: &mut dyn crate::planner::Chooser =
+        if options.strategy == Strategy::Ask && interactive {
+            &mut terminal
+        } else {
+            &mut refuse
+        };
+    Ok(crate::planner::plan(state, evaluation, &options, chooser)?)
+}
+
+/// Reads and verifies a saved plan file.
+pub fn load_plan(path: &std::path::Path) -> anyhow::Result<crate::plan::Plan> {
+    let text = read_input_file(path, "plan file")?;
+    crate::plan::Plan::from_json(&text)
+        .with_context(|| format!("refused the plan file `{}`", path.display()))
 }

@@ -4,12 +4,11 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{plan_options, read_input_file, session, Global};
+use super::{make_plan, read_input_file, session, Global};
 use crate::cli::PlanArgs;
 use crate::exit::Outcome;
 use crate::plan::Plan;
-use crate::planner::{self, Chooser, NoChooser, Strategy};
-use crate::prompt::{is_interactive, TerminalChooser};
+use crate::prompt::is_interactive;
 use crate::state::OrgState;
 
 pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
@@ -46,30 +45,8 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Declares the config's import OUs into `state`, evaluates the rules and plans.
-pub fn make_plan(
-    config: &crate::config::Config,
-    planning: &crate::cli::PlanningArgs,
-    state: &mut OrgState,
-    org_url: Option<String>,
-) -> anyhow::Result<Plan> {
-    config.declare_import_ous(state)?;
-    let interactive = is_interactive();
-    let mut options = plan_options(planning, config, interactive)?;
-    options.org_url = org_url;
-    let evaluation = crate::rules::evaluate(state);
-    let mut terminal = TerminalChooser::default();
-    let mut refuse = NoChooser;
-    let chooser: &mut dyn Chooser = if options.strategy == Strategy::Ask && interactive {
-        &mut terminal
-    } else {
-        &mut refuse
-    };
-    Ok(planner::plan(state, evaluation, &options, chooser)?)
-}
-
 /// Saves the plan when asked, then prints it as text or JSON on stdout.
-pub fn emit_plan(
+fn emit_plan(
     global: &Global,
     plan: &Plan,
     json: bool,

@@ -2,12 +2,9 @@
 
 use std::io::Write;
 
-use anyhow::Context;
-
-use super::{read_input_file, Global};
+use super::{load_plan, Global};
 use crate::cli::ShowArgs;
 use crate::exit::Outcome;
-use crate::plan::Plan;
 
 pub fn run(global: &Global, args: &ShowArgs) -> anyhow::Result<Outcome> {
     let plan = load_plan(&args.file)?;
@@ -18,10 +15,4 @@ pub fn run(global: &Global, args: &ShowArgs) -> anyhow::Result<Outcome> {
         crate::render::render_plan(&plan, &mut stdout, global.color)?;
     }
     Ok(Outcome::Success)
-}
-
-/// Reads and verifies a saved plan file.
-pub fn load_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
-    let text = read_input_file(path, "plan file")?;
-    Plan::from_json(&text).with_context(|| format!("refused the plan file `{}`", path.display()))
 }
