@@ -934,7 +934,7 @@ pub enum PlanFileError {
     UnknownVersion(String),
     #[error("it is not an ouguard plan: {0}")]
     NotAPlan(String),
-    #[error("`resource_changes[{index}]` cannot be applied as written: {error}")]
+    #[error("`resource_changes[{index}]`: {error}")]
     Change { index: usize, error: ChangeError },
     #[error(
         "its checksum does not match its content (stated `{stated}`, actual `{actual}`): the \
