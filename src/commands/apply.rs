@@ -19,7 +19,7 @@ use crate::prompt::{
     defer_interrupts, is_interactive, Approver, InterruptsDeferred, TerminalApprover,
 };
 use crate::render::{import_ou_console_path, render_plan};
-use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
+use crate::runrecord::{ConfigRecord, RunEnding, RunRecorder, RunStart, Tally};
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     if args.file.is_some() {
@@ -35,6 +35,11 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         crate::okta::ScopeSet::Apply,
     )?;
     let org_url = session.client.org_url().to_string();
+    // Before anything else: did the last apply here end?
+    let against = crate::runrecord::Against::Client(&session.client, &session.runtime);
+    if let Some(notice) = crate::runrecord::last_run_notice(std::path::Path::new("."), &against) {
+        eprintln!("warning: {notice}");
+    }
     let mut stdout = std::io::stdout().lock();
 
     let plan = match &args.file {
@@ -114,7 +119,20 @@ pub(crate) fn apply_approved(
         })
         .chain(&stale_manual)
         .collect();
+    // The record starts before the first write; a stale plan's refusal is recorded too
+    // (every apply that got this far leaves a record).
+    let recorder = RunRecorder::start(
+        std::path::Path::new("."),
+        plan,
+        &RunStart {
+            org_url: org_url.clone(),
+            started_at,
+            config_path: global.config_path.clone(),
+        },
+    )?;
     if !stale.is_empty() {
+        let reasons: Vec<String> = stale.iter().map(|s| (*s).clone()).collect();
+        recorder.finish(&Tally::default(), &RunEnding::RefusedStale(reasons))?;
         let list: Vec<String> = stale.iter().map(|s| format!("  {s}")).collect();
         return Err(Hinted::new(
             format!(
@@ -124,6 +142,7 @@ pub(crate) fn apply_approved(
             "make a new plan with `ouguard plan --out FILE` and review it",
         ));
     }
+    let record_path = recorder.path().to_path_buf();
 
     let api_changes = fresh.len();
     if !global.quiet && api_changes > 0 {
@@ -136,43 +155,65 @@ pub(crate) fn apply_approved(
     let mut deferred = Some(defer_interrupts());
     let mut outcomes = session
         .runtime
-        .block_on(execute(&session.client, plan, fresh));
+        .block_on(execute(&session.client, plan, fresh, &recorder));
     let interrupted = deferred
         .as_ref()
         .is_some_and(InterruptsDeferred::interrupted);
     let confirm_manual = confirm_manual && !interrupted;
-    let record_path = new_record_path(std::path::Path::new("."), plan, &started_at)?;
-    let record = |outcomes: &[ChangeOutcome]| {
-        let lines = record_lines(plan, &org_url, &started_at, &super::now_rfc3339(), outcomes);
-        write_record_at(&record_path, &lines)
-    };
     let has_manual_steps = plan
         .resource_changes
         .iter()
         .any(|c| c.execution == Execution::Manual);
     if confirm_manual && has_manual_steps {
-        // The API writes are done: record them before asking, so an interrupted or failed
-        // confirmation still leaves a record (with the manual steps pending).
-        let mut interim = outcomes.clone();
-        interim.extend(manual_steps_pending(plan));
-        interim.sort_by_key(|o| o.index);
-        record(&interim)?;
-        // Ctrl-C at a confirmation ends the program at once: the record is written.
+        // The API writes are recorded: record the manual steps as pending before asking, so
+        // an interrupted or failed confirmation leaves them pending in the record.
+        for outcome in manual_steps_pending(plan) {
+            if let Some(change) = plan.resource_changes.get(outcome.index) {
+                recorder.result_blocking(change, &outcome, None)?;
+            }
+        }
+        // Ctrl-C at a confirmation ends the program at once: the record is up to date.
         deferred = None;
     }
     let mut approver = TerminalApprover;
-    let manual = manual_steps(global, plan, confirm_manual, &mut approver, &mut stdout)
-        .with_context(|| {
-            format!(
+    let manual = manual_steps(
+        global,
+        plan,
+        confirm_manual,
+        &mut approver,
+        &mut stdout,
+        &recorder,
+    );
+    let manual = match manual {
+        Ok(manual) => manual,
+        Err(error) => {
+            let mut so_far = outcomes.clone();
+            so_far.extend(manual_steps_pending(plan));
+            let _ = recorder.finish(
+                &Tally::of(&so_far),
+                &RunEnding::Error(format!("{error:#}")),
+            );
+            return Err(error.context(format!(
                 "the API changes were made and recorded in `{}`; the manual steps are still pending",
                 record_path.display()
-            )
-        })?;
+            )));
+        }
+    };
     outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
-    // The record first: it must exist even when stdout is gone (`apply … | head`).
-    record(&outcomes)?;
+    // The record first: it must be complete even when stdout is gone (`apply … | head`).
+    let ending = if interrupted {
+        RunEnding::CtrlC
+    } else {
+        RunEnding::Completed
+    };
+    recorder.finish(&Tally::of(&outcomes), &ending).with_context(|| {
+        format!(
+            "failed to finish the run record `{}`; the changes were made as reported below",
+            record_path.display()
+        )
+    })?;
     report(&outcomes, &mut stdout)?;
     drop(deferred);
     if !global.quiet {
@@ -245,6 +286,7 @@ fn manual_steps(
     confirm: bool,
     approver: &mut dyn Approver,
     out: &mut dyn Write,
+    recorder: &RunRecorder,
 ) -> anyhow::Result<Vec<ChangeOutcome>> {
     let mut outcomes = Vec::new();
     let steps: Vec<(usize, &crate::plan::ResourceChange)> = plan
@@ -271,17 +313,28 @@ fn manual_steps(
             import_ou_console_path(&change.directory.domain)
         )?;
         let mut result = ChangeResult::ManualPending;
+        let mut config = None;
         if confirm {
             out.flush()?;
             let done = approver
                 .approve("Type `yes` once it is ticked and saved (anything else leaves it pending)")
                 .map_err(anyhow::Error::msg)?;
             if done {
-                record_import_ou(global, &change.directory.domain, &ou, out)?;
+                let mut edit = ConfigRecord {
+                    path: global.config_path.display().to_string(),
+                    directory: change.directory.domain.clone(),
+                    ou: ou.clone(),
+                    added: None,
+                };
+                recorder.manual_intent_blocking(index, change, &edit)?;
+                edit.added = Some(record_import_ou(global, &change.directory.domain, &ou, out)?);
+                config = Some(edit);
                 result = ChangeResult::ManualConfirmed;
             }
         }
-        outcomes.push(manual_outcome(index, change, result));
+        let outcome = manual_outcome(index, change, result);
+        recorder.result_blocking(change, &outcome, config.as_ref())?;
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
@@ -309,16 +362,18 @@ fn manual_outcome(
         request_ids: Vec::new(),
         observed_before: None,
         elapsed_ms: 0,
+        left: None,
     }
 }
 
-/// Adds a confirmed import OU to the config file, showing the diff.
+/// Adds a confirmed import OU to the config file, showing the diff. `false` when the file
+/// already declared it.
 fn record_import_ou(
     global: &Global,
     domain: &str,
     ou: &str,
     out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let path = &global.config_path;
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -335,11 +390,11 @@ fn record_import_ou(
     let (new, added) = add_import_ous(&old, path, domain, &[ou.to_string()])?;
     if added.is_empty() {
         writeln!(out, "  `{}` already declares it.", path.display())?;
-        return Ok(());
+        return Ok(false);
     }
     crate::files::write_atomically(path, new.as_bytes(), false)?;
     write!(out, "{}", file_diff(path, &old, &new))?;
-    Ok(())
+    Ok(true)
 }
 
 /// Prints one line per change and the summary.
@@ -425,6 +480,7 @@ mod tests {
             request_ids: vec!["req-read".into(), "req-403".into()],
             observed_before: None,
             elapsed_ms: 1,
+            left: None,
         };
         let mut out = Vec::new();
         report(&[outcome], &mut out).expect("writes");
