@@ -143,6 +143,22 @@ struct RecorderShared {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+impl Drop for RecorderShared {
+    /// The last handle gone (a run that ended without its summary, e.g. on an error): the
+    /// writer finishes what it was given and closes the file, releasing the lock.
+    fn drop(&mut self) {
+        drop(self.jobs.get_mut().unwrap_or_else(PoisonError::into_inner).take());
+        if let Some(writer) = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Job {
     line: String,
