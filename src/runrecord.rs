@@ -147,7 +147,12 @@ impl Drop for RecorderShared {
     /// The last handle gone (a run that ended without its summary, e.g. on an error): the
     /// writer finishes what it was given and closes the file, releasing the lock.
     fn drop(&mut self) {
-        drop(self.jobs.get_mut().unwrap_or_else(PoisonError::into_inner).take());
+        drop(
+            self.jobs
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         if let Some(writer) = self
             .writer
             .get_mut()
@@ -207,13 +212,17 @@ impl RunRecorder {
             .filter(char::is_ascii_alphanumeric)
             .take(12)
             .collect();
-        let (path, mut file) = create_new_record(&dir, &format!("{stamp}-{short}"))
-            .map_err(|e| anyhow::anyhow!("failed to create a run record in `{}`: {e}", dir.display()))?;
+        let (path, mut file) =
+            create_new_record(&dir, &format!("{stamp}-{short}")).map_err(|e| {
+                anyhow::anyhow!("failed to create a run record in `{}`: {e}", dir.display())
+            })?;
         lock_exclusive(&file);
         let line = run_line(plan, run);
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())
-            .map_err(|e| anyhow::anyhow!("failed to write the run record `{}`: {e}", path.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("failed to write the run record `{}`: {e}", path.display())
+            })?;
         // The new file's name must survive a power cut too.
         if let Ok(folder) = File::open(&dir) {
             let _ = folder.sync_all();
@@ -321,7 +330,11 @@ impl RunRecorder {
     }
 
     fn send(&self, line: String, done: Ack) -> io::Result<()> {
-        let jobs = self.shared.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        let jobs = self
+            .shared
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let Some(jobs) = jobs.as_ref() else {
             return Err(record_error("the run record is already closed".into()));
         };
@@ -910,7 +923,9 @@ impl RunRecord {
                 return Err(RecordError::UnknownFormat {
                     path: path.to_path_buf(),
                     format: crate::rules::truncate_for_message(
-                        &other.as_str().map_or_else(|| other.to_string(), str::to_string),
+                        &other
+                            .as_str()
+                            .map_or_else(|| other.to_string(), str::to_string),
                     ),
                 })
             }
@@ -1401,7 +1416,10 @@ pub async fn reread_online(change: &RecordedChange, client: &OktaClient) -> Rere
             let Some(group) = &change.group else {
                 return Reread::NotRead("the record names no group".into());
             };
-            match client.get_group_assignment(&directory.app_id, &group.id).await {
+            match client
+                .get_group_assignment(&directory.app_id, &group.id)
+                .await
+            {
                 Ok(fetched) => judge_ou(change, fetched.assignment.organizational_unit.as_deref()),
                 Err(e) if e.is_not_found() => Reread::Gone,
                 Err(e) => Reread::NotRead(format!("the read failed: {e}")),
@@ -1542,8 +1560,8 @@ pub fn interruption_text(
             let other = rereads.len() - applied - not_applied;
             let _ = write!(
                 text,
-                "{} outcome unknown, re-read shows {applied} applied, {not_applied} not applied",
-                plural(unknown.len(), "write's", "writes'")
+                "{} unknown, re-read shows {applied} applied, {not_applied} not applied",
+                plural(unknown.len(), "write's outcome", "writes' outcomes")
             );
             if other > 0 {
                 let _ = write!(text, ", {other} otherwise");
@@ -1717,7 +1735,9 @@ mod tests {
                 .await
                 .expect("intent");
             let mut done = outcome(retarget, change, ChangeResult::Applied { note: None });
-            done.left = Some(json!({"organizationalUnit": STAFF, "lastUpdated": "2026-11-29T18:05:01.000Z"}));
+            done.left = Some(
+                json!({"organizationalUnit": STAFF, "lastUpdated": "2026-11-29T18:05:01.000Z"}),
+            );
             recorder.result(change, &done).await.expect("result");
             let change = &plan.resource_changes[delete];
             let observed = ObservedBefore::MappingProperty {
@@ -1772,13 +1792,21 @@ mod tests {
             .expect("summary");
         assert!(
             recorder
-                .result_blocking(change, &outcome(manual, change, ChangeResult::ManualPending), None)
+                .result_blocking(
+                    change,
+                    &outcome(manual, change, ChangeResult::ManualPending),
+                    None
+                )
                 .is_err(),
             "a finished record takes no more lines"
         );
 
         let path = recorder.path().to_path_buf();
-        assert!(path.starts_with(dir.path().join(RUNS_DIR)), "{}", path.display());
+        assert!(
+            path.starts_with(dir.path().join(RUNS_DIR)),
+            "{}",
+            path.display()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -1814,7 +1842,10 @@ mod tests {
         );
         let write = moved.write.as_ref().expect("the write");
         assert_eq!(write.method, "PUT");
-        assert_eq!(write.path, "/api/v1/apps/0oacorpexamplecom/groups/00gmarketing");
+        assert_eq!(
+            write.path,
+            "/api/v1/apps/0oacorpexamplecom/groups/00gmarketing"
+        );
         assert_eq!(
             write.body,
             json!({"priority": 3, "profile": {"organizationalUnit": STAFF, "fullName": "Keep Me", "memberOf": ["CN=a"]}})
@@ -1836,10 +1867,18 @@ mod tests {
             }))
         );
         assert_eq!(
-            deleted.write.as_ref().map(|w| (w.method.as_str(), w.body.clone())),
+            deleted
+                .write
+                .as_ref()
+                .map(|w| (w.method.as_str(), w.body.clone())),
             Some(("POST", json!({"properties": {"dn": null}})))
         );
-        let RecordedOutcome::Known { result, request_ids, .. } = &deleted.outcome else {
+        let RecordedOutcome::Known {
+            result,
+            request_ids,
+            ..
+        } = &deleted.outcome
+        else {
             panic!("known");
         };
         assert_eq!(result.label(), "failed");
@@ -1897,15 +1936,23 @@ mod tests {
         assert_eq!(reread_in_state(unknown[0], &state), Reread::NotApplied);
         let mut moved_on = state.clone();
         moved_on.directories[0].assignments[0].organizational_unit = Some(SALES.into());
-        assert!(matches!(reread_in_state(unknown[0], &moved_on), Reread::Changed(w) if w.contains(SALES)));
+        assert!(
+            matches!(reread_in_state(unknown[0], &moved_on), Reread::Changed(w) if w.contains(SALES))
+        );
         moved_on.directories[0].assignments.remove(0);
         assert_eq!(reread_in_state(unknown[0], &moved_on), Reread::Gone);
 
-        let notice = last_run_notice(dir.path(), &Against::State(&after, "https://ACME.okta.com/"))
-            .expect("a notice");
+        let notice = last_run_notice(
+            dir.path(),
+            &Against::State(&after, "https://ACME.okta.com/"),
+        )
+        .expect("a notice");
         assert!(notice.contains("re-read shows it applied"), "{notice}");
-        let elsewhere = last_run_notice(dir.path(), &Against::State(&after, "https://other.okta.com"))
-            .expect("a notice");
+        let elsewhere = last_run_notice(
+            dir.path(),
+            &Against::State(&after, "https://other.okta.com"),
+        )
+        .expect("a notice");
         assert!(
             elsewhere.contains("not re-read: the run wrote to `https://acme.okta.com`"),
             "{elsewhere}"
@@ -1950,15 +1997,21 @@ mod tests {
         if let Some(p) = other.directories[0].mappings[0].properties.get_mut("dn") {
             p.expression = Some("user.other".into());
         }
-        assert!(matches!(reread_in_state(change, &other), Reread::Changed(_)));
+        assert!(matches!(
+            reread_in_state(change, &other),
+            Reread::Changed(_)
+        ));
         let unknown: Vec<&RecordedChange> = record.unknown_outcomes().collect();
         let two = [unknown[0], unknown[0]];
         let text = interruption_text(&record, &two, &[Reread::Applied, Reread::NotApplied]);
         assert!(
-            text.contains("2 writes' outcome unknown, re-read shows 1 applied, 1 not applied"),
+            text.contains("2 writes' outcomes unknown, re-read shows 1 applied, 1 not applied"),
             "{text}"
         );
-        assert!(text.contains(&format!("\n  {}: applied", change.address)), "{text}");
+        assert!(
+            text.contains(&format!("\n  {}: applied", change.address)),
+            "{text}"
+        );
     }
 
     /// A record as ouguard 0.1.0 wrote it before format "2" (at the end of the run).
@@ -2014,12 +2067,17 @@ mod tests {
         let broken = lines.join("\n");
         let error = RunRecord::parse(&broken, Path::new("r.jsonl")).unwrap_err();
         assert!(
-            error.to_string().starts_with("the run record `r.jsonl` is not valid: line 3:"),
+            error
+                .to_string()
+                .starts_with("the run record `r.jsonl` is not valid: line 3:"),
             "{error}"
         );
 
         let error = RunRecord::parse("{\"type\":\"summary\"}\n", Path::new("x.json")).unwrap_err();
-        assert_eq!(error.to_string(), "`x.json` is not a run record: its first line is not a `run` line");
+        assert_eq!(
+            error.to_string(),
+            "`x.json` is not a run record: its first line is not a `run` line"
+        );
         let error = RunRecord::parse("", Path::new("x.json")).unwrap_err();
         assert!(matches!(error, RecordError::NotARunRecord { .. }));
         let newer = r#"{"type":"run","record_format":"3","plan_checksum":"sha256:x"}"#;

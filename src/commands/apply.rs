@@ -189,10 +189,7 @@ pub(crate) fn apply_approved(
         Err(error) => {
             let mut so_far = outcomes.clone();
             so_far.extend(manual_steps_pending(plan));
-            let _ = recorder.finish(
-                &Tally::of(&so_far),
-                &RunEnding::Error(format!("{error:#}")),
-            );
+            let _ = recorder.finish(&Tally::of(&so_far), &RunEnding::Error(format!("{error:#}")));
             return Err(error.context(format!(
                 "the API changes were made and recorded in `{}`; the manual steps are still pending",
                 record_path.display()
@@ -208,12 +205,14 @@ pub(crate) fn apply_approved(
     } else {
         RunEnding::Completed
     };
-    recorder.finish(&Tally::of(&outcomes), &ending).with_context(|| {
-        format!(
-            "failed to finish the run record `{}`; the changes were made as reported below",
-            record_path.display()
-        )
-    })?;
+    recorder
+        .finish(&Tally::of(&outcomes), &ending)
+        .with_context(|| {
+            format!(
+                "failed to finish the run record `{}`; the changes were made as reported below",
+                record_path.display()
+            )
+        })?;
     report(&outcomes, &mut stdout)?;
     drop(deferred);
     if !global.quiet {
@@ -327,7 +326,12 @@ fn manual_steps(
                     added: None,
                 };
                 recorder.manual_intent_blocking(index, change, &edit)?;
-                edit.added = Some(record_import_ou(global, &change.directory.domain, &ou, out)?);
+                edit.added = Some(record_import_ou(
+                    global,
+                    &change.directory.domain,
+                    &ou,
+                    out,
+                )?);
                 config = Some(edit);
                 result = ChangeResult::ManualConfirmed;
             }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use ouguard::plan::ChangeKind;
+use ouguard::runrecord::{BeforeState, RecordedChange, RecordedOutcome, RunRecord};
 use ouguard::sim::seed::{self, DEMO_CONFIG};
 use ouguard::sim::{
     BlockingSimOrg, Fault, FaultKind, ProvisioningOutcome, RecordedRequest, SimConfig, SimOrg,
 };
-use ouguard::plan::ChangeKind;
-use ouguard::runrecord::{BeforeState, RecordedChange, RecordedOutcome, RunRecord};
 use serde_json::{json, Value};
 
 use crate::support::{ouguard, ouguard_std, write};
@@ -414,13 +414,20 @@ fn a_manual_step_whose_group_moved_makes_the_plan_stale() {
     let summary = record.summary.expect("it ended");
     assert_eq!(summary.end.as_deref(), Some("refused_stale"));
     assert!(
-        summary.stale.iter().any(|s| s.contains("group `Marketing` now targets")),
+        summary
+            .stale
+            .iter()
+            .any(|s| s.contains("group `Marketing` now targets")),
         "{:?}",
         summary.stale
     );
     assert!(record.changes.is_empty(), "{:?}", record.changes);
     let out = org.run(&["plan"]);
-    assert!(!stderr(&out).contains("interrupted run"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("interrupted run"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -463,7 +470,11 @@ fn apply_killed_right_after_its_first_write_leaves_a_record_naming_it() {
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(first.status, Some(200), "the write took effect: {first:?}");
-    assert_eq!(org.writes_since(mark).len(), 1, "exactly one write was sent");
+    assert_eq!(
+        org.writes_since(mark).len(),
+        1,
+        "exactly one write was sent"
+    );
 
     let records = org.run_records();
     assert_eq!(records.len(), 1, "{records:?}");
@@ -479,9 +490,18 @@ fn apply_killed_right_after_its_first_write_leaves_a_record_naming_it() {
                 .is_some_and(|w| w.method == first.method && w.path == first.path_only())
         })
         .collect();
-    assert_eq!(named.len(), 1, "the record names the write: {:#?}", record.changes);
+    assert_eq!(
+        named.len(),
+        1,
+        "the record names the write: {:#?}",
+        record.changes
+    );
     let change = named[0];
-    assert_eq!(change.outcome, RecordedOutcome::Unknown, "its answer never came");
+    assert_eq!(
+        change.outcome,
+        RecordedOutcome::Unknown,
+        "its answer never came"
+    );
     assert!(change.missing.is_empty(), "{:?}", change.missing);
     // What a reversal needs: the whole before-state.
     match (&change.before, change.kind) {
@@ -514,16 +534,22 @@ fn apply_killed_right_after_its_first_write_leaves_a_record_naming_it() {
         "{err}"
     );
     if unknown == 1 {
-        assert!(err.contains("1 write's outcome unknown, re-read shows it applied"), "{err}");
+        assert!(
+            err.contains("1 write's outcome unknown, re-read shows it applied"),
+            "{err}"
+        );
     } else {
         assert!(
             err.contains(&format!(
-                "{unknown} writes' outcome unknown, re-read shows 1 applied, {} not applied",
+                "{unknown} writes' outcomes unknown, re-read shows 1 applied, {} not applied",
                 unknown - 1
             )),
             "{err}"
         );
-        assert!(err.contains(&format!("\n  {}: applied", change.address)), "{err}");
+        assert!(
+            err.contains(&format!("\n  {}: applied", change.address)),
+            "{err}"
+        );
     }
 
     // With the org answering again, `apply` says it too, then finishes the job.
@@ -531,11 +557,23 @@ fn apply_killed_right_after_its_first_write_leaves_a_record_naming_it() {
     let mark = org.mark();
     let out = org.run(&["apply", "plans/p.json"]);
     assert_code(&out, 0);
-    assert!(stderr(&out).contains("warning: interrupted run"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("1 already applied"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("warning: interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 already applied"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(org.writes_since(mark).len(), 2);
     let out = org.run(&["plan"]);
-    assert!(!stderr(&out).contains("interrupted run"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("interrupted run"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -879,9 +917,18 @@ fn the_run_record_is_private_complete_and_holds_no_secret() {
     let writes = org.writes_since(mark);
     for change in &read.changes {
         let planned = &planned[change.index];
-        assert_eq!(change.address, planned["address"].as_str().expect("address"));
-        assert_eq!(change.planned_before.as_ref(), Some(&planned["before"]).filter(|v| !v.is_null()));
-        assert_eq!(change.planned_after.as_ref(), Some(&planned["after"]).filter(|v| !v.is_null()));
+        assert_eq!(
+            change.address,
+            planned["address"].as_str().expect("address")
+        );
+        assert_eq!(
+            change.planned_before.as_ref(),
+            Some(&planned["before"]).filter(|v| !v.is_null())
+        );
+        assert_eq!(
+            change.planned_after.as_ref(),
+            Some(&planned["after"]).filter(|v| !v.is_null())
+        );
         let RecordedOutcome::Known {
             result,
             request_ids,
@@ -898,7 +945,10 @@ fn the_run_record_is_private_complete_and_holds_no_secret() {
                 .unwrap_or_else(|| panic!("the write's request id is recorded: {change:#?}"));
             assert_eq!(write.status, Some(200));
             let sent = change.write.as_ref().expect("the write is recorded");
-            assert_eq!((sent.method.as_str(), sent.path.as_str()), (write.method.as_str(), write.path_only()));
+            assert_eq!(
+                (sent.method.as_str(), sent.path.as_str()),
+                (write.method.as_str(), write.path_only())
+            );
         } else {
             assert_eq!(result.label(), "manual step pending", "{change:#?}");
         }
