@@ -783,11 +783,10 @@ impl RecordedChange {
         );
         match self.kind {
             ChangeKind::GroupTargetOu => match &self.before {
-                Some(BeforeState::Assignment(before)) => {
-                    if before.whole.is_none() {
-                        missing.push(Missing::WholeAssignment);
-                    }
+                Some(BeforeState::Assignment(before)) if before.whole.is_none() => {
+                    missing.push(Missing::WholeAssignment);
                 }
+                Some(BeforeState::Assignment(_)) => {}
                 _ if self.write.is_some() || self.applied() => {
                     missing.push(Missing::ObservedBefore);
                 }
@@ -1256,7 +1255,7 @@ pub enum LastRun {
     /// No record, or the last one ended with its summary.
     Finished,
     /// The last record ends without its summary.
-    Interrupted(RunRecord),
+    Interrupted(Box<RunRecord>),
     /// The last record's apply is still running (another process holds its lock).
     Running(PathBuf),
     /// The last record cannot be read.
@@ -1275,7 +1274,7 @@ pub fn last_run(base: &Path) -> LastRun {
         }
     }
     match RunRecord::load(&path) {
-        Ok(record) if record.is_interrupted() => LastRun::Interrupted(record),
+        Ok(record) if record.is_interrupted() => LastRun::Interrupted(Box::new(record)),
         Ok(_) => LastRun::Finished,
         Err(error) => LastRun::Unreadable(error),
     }
