@@ -237,6 +237,9 @@ fn quoted(value: &str) -> String {
     serde_json::Value::String(value.to_string()).to_string()
 }
 
+/// The id of the warning that findings were left out by `--target`/`--exclude`.
+pub const FINDINGS_LEFT_OUT: &str = "findings-left-out";
+
 /// Builds the plan. `evaluation` must come from `rules::evaluate(state)`.
 pub fn plan(
     state: &OrgState,
@@ -259,7 +262,7 @@ pub fn plan(
     let mut warnings: Vec<Warning> = evaluation.notices.iter().map(Warning::from).collect();
     if left_out > 0 {
         warnings.push(Warning {
-            id: "findings-left-out".to_string(),
+            id: FINDINGS_LEFT_OUT.to_string(),
             message: format!(
                 "{left_out} finding(s) left out by --target/--exclude: this plan does not fix them"
             ),

@@ -9,7 +9,10 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange};
+use crate::planner::FINDINGS_LEFT_OUT;
 use crate::rules::{Finding, Rule};
+
+pub mod markdown;
 
 /// Values longer than this are shown as a unified diff, one RDN per line.
 const LONG_VALUE: usize = 60;
@@ -122,34 +125,53 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
 }
 
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
+    let line = summary_line(plan);
+    match line.strip_prefix("Plan:") {
+        Some(rest) => writeln!(out, "{}{rest}", styles.bold.apply_to("Plan:")),
+        None => writeln!(out, "{}", styles.bold.apply_to(line)),
+    }
+}
+
+/// The closing summary line, plain: `Plan: 1 to add, …` or why nothing is planned. Shared by
+/// every renderer so they never disagree.
+#[must_use]
+pub fn summary_line(plan: &Plan) -> String {
     let summary = plan.summary;
     if summary.is_empty() {
-        let line = if plan.findings.is_empty() {
-            "No changes. Okta matches the rules.".to_string()
-        } else {
-            "No changes. Okta matches the rules, except for the findings above that ouguard \
-             does not fix."
-                .to_string()
+        let left_out = plan.warnings.iter().any(|w| w.id == FINDINGS_LEFT_OUT);
+        let line = match (left_out, plan.findings.is_empty()) {
+            // Findings outside --target/--exclude were not looked at: saying that Okta matches
+            // the rules would be false.
+            (true, true) => {
+                "No changes planned: every finding was left out by --target/--exclude (see the \
+                 warning above)."
+            }
+            (true, false) => {
+                "No changes planned: ouguard does not fix the findings above, and the others \
+                 were left out by --target/--exclude (see the warning above)."
+            }
+            (false, true) => "No changes. Okta matches the rules.",
+            (false, false) => {
+                "No changes. Okta matches the rules, except for the findings above that ouguard \
+                 does not fix."
+            }
         };
-        return writeln!(out, "{}", styles.bold.apply_to(line));
+        return line.to_string();
     }
     let manual = match summary.manual {
         0 => String::new(),
         1 => " (1 manual step)".to_string(),
         n => format!(" ({n} manual steps)"),
     };
-    writeln!(
-        out,
-        "{} {} to add, {} to change, {} to delete{manual}.",
-        styles.bold.apply_to("Plan:"),
-        summary.add,
-        summary.change,
-        summary.delete
+    format!(
+        "Plan: {} to add, {} to change, {} to delete{manual}.",
+        summary.add, summary.change, summary.delete
     )
 }
 
 /// Findings that no change of the plan fixes.
-fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
+#[must_use]
+pub fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
     let fixed: std::collections::HashSet<&str> = plan
         .resource_changes
         .iter()
@@ -211,11 +233,13 @@ fn render_change(
         )?;
     }
     let symbol = style.apply_to(change.action.symbol());
+    let view = change_view(change);
+    let before = view.before.as_deref().unwrap_or_default();
+    let after = view.after.as_deref().unwrap_or_default();
     match change.kind {
         ChangeKind::ImportOu => {
-            let ou = string_field(change.after.as_ref(), "ou");
             writeln!(out, "  {symbol} import_ou {{")?;
-            writeln!(out, "      {symbol} ou = {}", quote(&ou))?;
+            writeln!(out, "      {symbol} {} = {}", view.attribute, quote(after))?;
             writeln!(
                 out,
                 "      {}",
@@ -227,25 +251,73 @@ fn render_change(
             writeln!(out, "    }}")
         }
         ChangeKind::GroupTargetOu => {
-            let name = change.group.as_ref().map_or("", |g| g.name.as_str());
-            let before = string_field(change.before.as_ref(), "organizationalUnit");
-            let after = string_field(change.after.as_ref(), "organizationalUnit");
-            writeln!(out, "  {symbol} group_target_ou {} {{", quote(name))?;
-            render_update(out, styles, "organizationalUnit", &before, &after)?;
+            writeln!(
+                out,
+                "  {symbol} group_target_ou {} {{",
+                quote(&view.subject)
+            )?;
+            render_update(out, styles, view.attribute, before, after)?;
             writeln!(out, "    }}")
         }
         ChangeKind::MappingProperty => {
-            let key = string_field(change.before.as_ref(), "key");
-            let expression = string_field(change.before.as_ref(), "expression");
-            writeln!(out, "  {symbol} mapping_property {} {{", quote(&key))?;
             writeln!(
                 out,
-                "      {symbol} expression = {} {} null",
-                quote(&expression),
+                "  {symbol} mapping_property {} {{",
+                quote(&view.subject)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} {} = {} {} null",
+                view.attribute,
+                quote(before),
                 styles.dim.apply_to("->")
             )?;
             writeln!(out, "    }}")
         }
+    }
+}
+
+/// What every renderer shows of one change, read from the change in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeView {
+    /// What the change is about: the OU added, the group's name, the mapping's key.
+    pub subject: String,
+    /// The attribute that changes: `ou`, `organizationalUnit`, `expression`.
+    pub attribute: &'static str,
+    /// The value before (`None`: the attribute did not exist).
+    pub before: Option<String>,
+    /// The value after (`None`: the attribute is removed).
+    pub after: Option<String>,
+}
+
+/// The display values of a change (the only reader of its payloads in the renderers).
+#[must_use]
+pub fn change_view(change: &ResourceChange) -> ChangeView {
+    match change.kind {
+        ChangeKind::ImportOu => {
+            let ou = string_field(change.after.as_ref(), "ou");
+            ChangeView {
+                subject: ou.clone(),
+                attribute: "ou",
+                before: None,
+                after: Some(ou),
+            }
+        }
+        ChangeKind::GroupTargetOu => ChangeView {
+            subject: change
+                .group
+                .as_ref()
+                .map_or_else(String::new, |g| g.name.clone()),
+            attribute: "organizationalUnit",
+            before: Some(string_field(change.before.as_ref(), "organizationalUnit")),
+            after: Some(string_field(change.after.as_ref(), "organizationalUnit")),
+        },
+        ChangeKind::MappingProperty => ChangeView {
+            subject: string_field(change.before.as_ref(), "key"),
+            attribute: "expression",
+            before: Some(string_field(change.before.as_ref(), "expression")),
+            after: None,
+        },
     }
 }
 
@@ -482,6 +554,44 @@ mod tests {
         let text = render(&state, Strategy::AddOu, &[("Web", STAFF)], true);
         assert!(text.contains("\u{1b}["), "colored output has escapes");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_all_left_out_by_target_do_not_claim_okta_matches_the_rules() {
+        let state = corp(&[MARKETING], true);
+        let options = PlanOptions {
+            targets: vec![crate::planner::Selector("group:Nobody".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_partly_left_out_and_the_rest_unfixable_say_both() {
+        let state = corp(
+            &[MARKETING, ("00g3bad", "Broken", Some("OU=Sales,,DC=corp"))],
+            false,
+        );
+        let options = PlanOptions {
+            excludes: vec![crate::planner::Selector("group:Marketing".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        assert!(
+            text.contains("ouguard does not fix the findings above, and the others were left out"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,23 +1,23 @@
-//! `ouguard show FILE`: render a saved plan offline, after checking it.
-
-use std::io::Write;
+//! `ouguard show FILE`: render a saved plan offline (text, JSON or Markdown), after checking
+//! it; `--detailed-exitcode` tells whether it has changes.
 
 use anyhow::Context;
 
-use super::{read_input_file, Global};
+use super::{read_input_file, write_plan, Global, PlanFormat};
 use crate::cli::ShowArgs;
 use crate::exit::Outcome;
 use crate::plan::Plan;
 
 pub fn run(global: &Global, args: &ShowArgs) -> anyhow::Result<Outcome> {
     let plan = load_plan(&args.file)?;
+    let format = PlanFormat::from_args(args.format, args.json);
     let mut stdout = std::io::stdout().lock();
-    if args.json {
-        stdout.write_all(plan.to_json().as_bytes())?;
+    write_plan(&mut stdout, &plan, format, Some(&args.file), global.color)?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Outcome::ChangesPresent
     } else {
-        crate::render::render_plan(&plan, &mut stdout, global.color)?;
-    }
-    Ok(Outcome::Success)
+        Outcome::Success
+    })
 }
 
 /// Reads and verifies a saved plan file.

@@ -12,7 +12,7 @@ use ouguard::sim::{
 };
 use serde_json::{json, Value};
 
-use crate::support::{ouguard, ouguard_std, write};
+use crate::support::{check_plans_made_by, ouguard, ouguard_std, write};
 
 const CORP: &str = "corp.example.com";
 const EMEA: &str = "emea.example.com";
@@ -119,10 +119,13 @@ impl Org {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command_for(&self.sim)
+        let output = self
+            .command_for(&self.sim)
             .args(args)
             .output()
-            .expect("ouguard runs")
+            .expect("ouguard runs");
+        check_plans_made_by(self.path(), args, &output.stdout);
+        output
     }
 
     /// Where the request log stands now.
