@@ -81,12 +81,7 @@ pub fn render_markdown(
         )?;
         writeln!(out)?;
         for finding in unfixed {
-            writeln!(
-                out,
-                "- {} {}",
-                code(&finding.id),
-                escape_text(&finding.message)
-            )?;
+            writeln!(out, "- {} {}", code(&finding.id), message(&finding.message))?;
         }
     }
 
@@ -95,7 +90,7 @@ pub fn render_markdown(
         writeln!(out, "**Warnings**")?;
         writeln!(out)?;
         for warning in &plan.warnings {
-            writeln!(out, "- {}", escape_text(&warning.message))?;
+            writeln!(out, "- {}", message(&warning.message))?;
         }
     }
 
@@ -238,6 +233,34 @@ fn code_span(value: &str, in_table: bool) -> String {
     let pad = content.starts_with([' ', '`']) || content.ends_with([' ', '`']);
     let space = if pad { " " } else { "" };
     format!("{fence}{space}{content}{space}{fence}")
+}
+
+/// A message of ouguard's (values quoted in backticks) as Markdown: the quoted parts become
+/// code spans, the rest escaped prose. A value that itself holds a backtick only shifts what
+/// is shown as code; every part is escaped either way, so nothing in it is ever markup.
+#[must_use]
+pub fn message(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    let balanced = parts.len() % 2 == 1;
+    let mut rendered = String::with_capacity(text.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        let quoted = i % 2 == 1;
+        if quoted && (balanced || i + 1 < parts.len()) {
+            // Two code spans side by side would merge their fences into one backtick run
+            // and read as one span: keep them apart.
+            if rendered.ends_with('`') {
+                rendered.push(WORD_JOINER);
+            }
+            rendered.push_str(&code(part));
+        } else {
+            if quoted {
+                // The unmatched last backtick, shown as written.
+                rendered.push_str("\\`");
+            }
+            rendered.push_str(&escape_text(part));
+        }
+    }
+    rendered
 }
 
 /// Prose that embeds values (messages): every ASCII punctuation character is
@@ -606,6 +629,53 @@ mod tests {
         // Forges link mentions, issue numbers and URLs in text: a word joiner breaks them.
         for pattern in ["@org", "#12", "https://", ":smile:"] {
             assert!(!shown.contains(pattern), "{pattern} survives: {shown:?}");
+        }
+    }
+
+    #[test]
+    fn messages_show_quoted_values_as_code_and_never_markup() {
+        let plain = message("group `Web` targets `OU=Web,DC=x`, which is *not* imported");
+        let codes: Vec<String> = events(&format!("- {plain}\n"))
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Code(code) => Some(code.into_string()),
+                Event::Html(_) | Event::InlineHtml(_) | Event::Start(Tag::Emphasis) => {
+                    panic!("markup in {plain}")
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, ["Web", "OU=Web,DC=x"]);
+        let adjacent = message("`a``b`");
+        let codes: Vec<String> = events(&adjacent)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Code(code) => Some(code.into_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, ["a", "b"], "{adjacent}");
+        for hostile in [
+            format!("group `{HOSTILE}` targets `{HOSTILE},,`"),
+            "an odd ` backtick <b>x</b>".to_string(),
+            "`".to_string(),
+            "``".to_string(),
+            "`a``b` <img src=x onerror=alert(1)> `".to_string(),
+            "`a```b`` <img src=x> ``".to_string(),
+        ] {
+            let rendered = message(&hostile);
+            assert!(!rendered.contains('\n'));
+            for event in events(&format!("- {rendered}\n")) {
+                assert!(
+                    !matches!(
+                        event,
+                        Event::Html(_)
+                            | Event::InlineHtml(_)
+                            | Event::Start(Tag::Link { .. } | Tag::Image { .. })
+                    ),
+                    "{event:?} from {hostile:?}: {rendered}"
+                );
+            }
         }
     }
 
