@@ -185,11 +185,10 @@ fn write_manual_step(out: &mut dyn Write, change: &ResourceChange) -> io::Result
     let domain = &change.directory.domain;
     writeln!(
         out,
-        "- [ ] Add {} to the import OUs of {}: Directory > Directory Integrations > {} > \
-         Provisioning > Integration > User OUs connected to Okta",
-        code(view.after.as_deref().unwrap_or_default()),
+        "- [ ] In the admin console, open Directory > Directory Integrations > {} > \
+         Provisioning > Integration > User OUs connected to Okta and tick {}",
         code(domain),
-        code(domain)
+        code(view.after.as_deref().unwrap_or_default())
     )
 }
 
