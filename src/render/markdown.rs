@@ -364,7 +364,23 @@ mod tests {
             ..PlanOptions::default()
         };
         let evaluation = crate::rules::evaluate(state);
-        plan(state, evaluation, &options, &mut NoChooser).unwrap()
+        let made = plan(state, evaluation, &options, &mut NoChooser).unwrap();
+        assert_matches_schema(&made);
+        made
+    }
+
+    /// Every plan these tests make conforms to `plans/plan.schema.json`.
+    fn assert_matches_schema(plan: &Plan) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/plans/plan.schema.json");
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let validator = jsonschema::draft202012::new(&schema).unwrap();
+        let document: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{e} at `{}`", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
     }
 
     /// Every kind of change, unfixed findings and warnings, with `name` as a group name and
@@ -689,6 +705,7 @@ mod tests {
         };
         let evaluation = crate::rules::evaluate(&state);
         let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        assert_matches_schema(&plan);
         assert!(!plan.has_changes());
         let text = render_markdown_to_string(&plan, None);
         assert!(!text.contains("Okta matches the rules"), "{text}");
