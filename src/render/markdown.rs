@@ -284,12 +284,16 @@ pub fn escape_text(text: &str) -> String {
 }
 
 /// Pushes a character, showing control characters (line breaks included) as the Unicode
-/// control pictures (U+2400…) or U+FFFD, so a value stays on its line.
+/// control pictures (U+2400…), so a value stays on its line, and invisible or
+/// direction-changing characters (zero-width spaces and joiners, bidi overrides and
+/// isolates, the BOM) as U+FFFD, so a name cannot look like another one to a reviewer.
 fn push_visible(out: &mut String, ch: char) {
     match u32::from(ch) {
         code @ 0..=0x1f => out.push(char::from_u32(0x2400 + code).unwrap_or('\u{fffd}')),
         0x7f => out.push('\u{2421}'),
-        0x80..=0x9f | 0x2028 | 0x2029 => out.push('\u{fffd}'),
+        0x80..=0x9f | 0x061c | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff => {
+            out.push('\u{fffd}')
+        }
         _ => out.push(ch),
     }
 }
@@ -621,6 +625,12 @@ mod tests {
             }
         }
         assert_eq!(code(""), "*(empty)*");
+        // Invisible and direction-changing characters cannot disguise a value.
+        assert_eq!(
+            code("Staff\u{202e}moc\u{200b}\u{feff}"),
+            "`Staff\u{fffd}moc\u{fffd}\u{fffd}`"
+        );
+        assert_eq!(escape_text("a\u{2066}b"), "a\u{fffd}b");
     }
 
     #[test]

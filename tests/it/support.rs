@@ -77,8 +77,11 @@ pub fn assert_plan_matches_schema(plan: &serde_json::Value) {
 /// with `--out FILE` must conform to the schema. Returns how many plans it checked.
 pub fn check_plans_made_by(dir: &Path, args: &[&str], stdout: &[u8]) -> usize {
     let mut checked = 0;
+    // Snapshots (`export`) have a `format_version` too, and `directories`.
+    let is_plan =
+        |v: &serde_json::Value| v.get("format_version").is_some() && v.get("directories").is_none();
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(stdout) {
-        if value.get("format_version").is_some() {
+        if is_plan(&value) {
             assert_plan_matches_schema(&value);
             checked += 1;
         }
@@ -88,8 +91,7 @@ pub fn check_plans_made_by(dir: &Path, args: &[&str], stdout: &[u8]) -> usize {
             .get(position + 1)
             .and_then(|file| std::fs::read_to_string(dir.join(file)).ok())
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-        // `export --out` saves a snapshot, not a plan.
-        if let Some(value) = saved.filter(|v| v.get("format_version").is_some()) {
+        if let Some(value) = saved.filter(is_plan) {
             assert_plan_matches_schema(&value);
             checked += 1;
         }
