@@ -8,8 +8,11 @@ use console::Style;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
+use crate::plan::{Action, ChangeDetails, ChangeKind, Execution, Plan, ResourceChange};
+use crate::planner::FINDINGS_LEFT_OUT;
 use crate::rules::{Finding, Rule};
+
+pub mod markdown;
 
 /// Values longer than this are shown as a unified diff, one RDN per line.
 const LONG_VALUE: usize = 60;
@@ -91,9 +94,7 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(
             out,
             "{}",
-            styles
-                .bold
-                .apply_to("Findings this plan does not fix (fix them in the admin console):")
+            styles.bold.apply_to("Findings this plan does not fix:")
         )?;
         for finding in unfixed {
             writeln!(
@@ -125,29 +126,47 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
 }
 
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
+    let line = summary_line(plan);
+    match line.strip_prefix("Plan:") {
+        Some(rest) => writeln!(out, "{}{rest}", styles.bold.apply_to("Plan:")),
+        None => writeln!(out, "{}", styles.bold.apply_to(line)),
+    }
+}
+
+/// The closing summary line, plain: `Plan: 1 to add, …` or why nothing is planned. Shared by
+/// every renderer so they never disagree.
+#[must_use]
+pub fn summary_line(plan: &Plan) -> String {
     let summary = plan.summary;
     if summary.is_empty() {
-        let line = if plan.findings.is_empty() {
-            "No changes. Okta matches the rules.".to_string()
-        } else {
-            "No changes. Okta matches the rules, except for the findings above that ouguard \
-             does not fix."
-                .to_string()
+        let left_out = plan.warnings.iter().any(|w| w.id == FINDINGS_LEFT_OUT);
+        let line = match (left_out, plan.findings.is_empty()) {
+            // Findings outside --target/--exclude were not looked at: saying that Okta matches
+            // the rules would be false.
+            (true, true) => {
+                "No changes planned: every finding was left out by --target/--exclude (see the \
+                 warning above)."
+            }
+            (true, false) => {
+                "No changes planned: ouguard does not fix the findings above, and the others \
+                 were left out by --target/--exclude (see the warning above)."
+            }
+            (false, true) => "No changes. Okta matches the rules.",
+            (false, false) => {
+                "No changes. Okta matches the rules, except for the findings above that ouguard \
+                 does not fix."
+            }
         };
-        return writeln!(out, "{}", styles.bold.apply_to(line));
+        return line.to_string();
     }
     let manual = match summary.manual {
         0 => String::new(),
         1 => " (1 manual step)".to_string(),
         n => format!(" ({n} manual steps)"),
     };
-    writeln!(
-        out,
-        "{} {} to add, {} to change, {} to delete{manual}.",
-        styles.bold.apply_to("Plan:"),
-        summary.add,
-        summary.change,
-        summary.delete
+    format!(
+        "Plan: {} to add, {} to change, {} to delete{manual}.",
+        summary.add, summary.change, summary.delete
     )
 }
 
@@ -181,7 +200,8 @@ fn shell_word(text: &str) -> String {
 }
 
 /// Findings that no change of the plan fixes.
-fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
+#[must_use]
+pub fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
     let fixed: std::collections::HashSet<&str> = plan
         .resource_changes
         .iter()
@@ -243,10 +263,13 @@ fn render_change(
         )?;
     }
     let symbol = style.apply_to(change.action().symbol());
-    match &change.details {
-        ChangeDetails::ImportOuAdd(add) => {
+    let view = change_view(change);
+    let before = view.before.as_deref().unwrap_or_default();
+    let after = view.after.as_deref().unwrap_or_default();
+    match change.kind() {
+        ChangeKind::ImportOu => {
             writeln!(out, "  {symbol} import_ou {{")?;
-            writeln!(out, "      {symbol} ou = {}", quote(&add.ou))?;
+            writeln!(out, "      {symbol} {} = {}", view.attribute, quote(after))?;
             writeln!(
                 out,
                 "      {}",
@@ -257,26 +280,68 @@ fn render_change(
             )?;
             writeln!(out, "    }}")
         }
-        ChangeDetails::GroupTargetOuUpdate(update) => {
-            let before = update.before.as_deref().unwrap_or_default();
+        ChangeKind::GroupTargetOu => {
             writeln!(
                 out,
                 "  {symbol} group_target_ou {} {{",
-                quote(&update.group.name)
+                quote(&view.subject)
             )?;
-            render_update(out, styles, "organizationalUnit", before, &update.after)?;
+            render_update(out, styles, view.attribute, before, after)?;
             writeln!(out, "    }}")
         }
-        ChangeDetails::MappingPropertyDelete(delete) => {
-            writeln!(out, "  {symbol} mapping_property {} {{", quote(&delete.key))?;
+        ChangeKind::MappingProperty => {
             writeln!(
                 out,
-                "      {symbol} expression = {} {} null",
-                quote(&delete.expression),
+                "  {symbol} mapping_property {} {{",
+                quote(&view.subject)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} {} = {} {} null",
+                view.attribute,
+                quote(before),
                 styles.dim.apply_to("->")
             )?;
             writeln!(out, "    }}")
         }
+    }
+}
+
+/// What every renderer shows of one change, read from the change in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeView {
+    /// What the change is about: the OU added, the group's name, the mapping's key.
+    pub subject: String,
+    /// The attribute that changes: `ou`, `organizationalUnit`, `expression`.
+    pub attribute: &'static str,
+    /// The value before (`None`: the attribute did not exist).
+    pub before: Option<String>,
+    /// The value after (`None`: the attribute is removed).
+    pub after: Option<String>,
+}
+
+/// The display values of a change (the only reader of its payloads in the renderers).
+#[must_use]
+pub fn change_view(change: &ResourceChange) -> ChangeView {
+    match &change.details {
+        ChangeDetails::ImportOuAdd(add) => ChangeView {
+            subject: add.ou.clone(),
+            attribute: "ou",
+            before: None,
+            after: Some(add.ou.clone()),
+        },
+        ChangeDetails::GroupTargetOuUpdate(update) => ChangeView {
+            subject: update.group.name.clone(),
+            attribute: "organizationalUnit",
+            before: update.before.clone(),
+            after: Some(update.after.clone()),
+        },
+        ChangeDetails::MappingPropertyDelete(delete) => ChangeView {
+            subject: delete.key.clone(),
+            attribute: "expression",
+            before: Some(delete.expression.clone()),
+            after: None,
+        },
     }
 }
 
@@ -505,6 +570,44 @@ mod tests {
         let text = render(&state, Strategy::AddOu, &[("Web", STAFF)], true);
         assert!(text.contains("\u{1b}["), "colored output has escapes");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_all_left_out_by_target_do_not_claim_okta_matches_the_rules() {
+        let state = corp(&[MARKETING], true);
+        let options = PlanOptions {
+            targets: vec![crate::planner::Selector("group:Nobody".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_partly_left_out_and_the_rest_unfixable_say_both() {
+        let state = corp(
+            &[MARKETING, ("00g3bad", "Broken", Some("OU=Sales,,DC=corp"))],
+            false,
+        );
+        let options = PlanOptions {
+            excludes: vec![crate::planner::Selector("group:Marketing".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        assert!(
+            text.contains("ouguard does not fix the findings above, and the others were left out"),
+            "{text}"
+        );
     }
 
     #[test]
