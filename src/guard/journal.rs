@@ -51,6 +51,10 @@ pub struct Checkpoint {
     /// `--from-logs`: the System Log `next` link to poll from.
     #[serde(default)]
     pub log_next: Option<String>,
+    /// Uuids of the provisioning failures already reported (the last 1,000), so a restart
+    /// that judges their batch again does not report them twice.
+    #[serde(default)]
+    pub reported_impacts: Vec<String>,
 }
 
 impl Checkpoint {
@@ -545,6 +549,7 @@ mod tests {
             processed: 3,
             open_findings: BTreeMap::new(),
             log_next: Some("https://acme.okta.com/api/v1/logs?after=x".into()),
+            reported_impacts: vec!["u1".into()],
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Checkpoint::load(dir.path()).unwrap(), Some(c));

@@ -39,7 +39,12 @@ pub struct Judge {
     pub(super) last_save: Instant,
     pub(super) intake: Option<Arc<Intake>>,
     pub(super) stats: Arc<Stats>,
+    /// Provisioning failures reported, oldest first (bounded).
+    pub(super) reported_impacts: std::collections::VecDeque<String>,
 }
+
+/// Provisioning failures remembered as reported.
+const REPORTED_IMPACTS_KEPT: usize = 1000;
 
 impl Judge {
     /// Reads the whole org (assignments, mappings) with the config's import OUs declared.
@@ -120,13 +125,9 @@ impl Judge {
                 }
             }
             let findings = self.evaluate_group(app_id, group_id);
-            let changed = self.reconcile(findings, Source::Event, Some(event), |f| {
+            self.reconcile(findings, Source::Event, Some(event), |f| {
                 f.directory.app_id == *app_id && f.group.as_ref().is_some_and(|g| g.id == *group_id)
             });
-            if changed {
-                // Alerts are out: record them before anything else can happen.
-                self.save_now();
-            }
         }
         for index in impacts {
             self.impact(&batch[index].1);
@@ -175,6 +176,16 @@ impl Judge {
         let Some(app_id) = event.app_id() else {
             return;
         };
+        if self.reported_impacts.contains(&event.uuid) {
+            return;
+        }
+        self.reported_impacts.push_back(event.uuid.clone());
+        while self.reported_impacts.len() > REPORTED_IMPACTS_KEPT {
+            self.reported_impacts.pop_front();
+        }
+        // Recorded before it is said, as alerts are.
+        self.dirty = true;
+        self.save_now();
         let domain = self
             .state
             .directories
@@ -192,11 +203,14 @@ impl Judge {
             findings,
         });
         Stats::add(&self.stats.impacts, 1);
-        self.dirty = true;
     }
 
     /// Compares `findings` (all findings within `scope`) with the open ones in `scope`:
     /// alerts what is new and what is gone. Returns whether anything was alerted.
+    ///
+    /// The checkpoint is written before the alerts are: a guard killed in between (a few
+    /// microseconds) loses those lines rather than repeating them after the restart; the
+    /// findings stay open and their plans saved.
     pub(super) fn reconcile(
         &mut self,
         findings: Vec<Finding>,
@@ -210,41 +224,50 @@ impl Judge {
             .filter(|f| scope(f) && !findings.iter().any(|n| n.id == f.id))
             .cloned()
             .collect();
-        let mut changed = false;
-        for finding in gone {
+        for finding in &gone {
             self.open.remove(&finding.id);
-            self.sink.emit(&Alert::Fixed {
-                finding: &finding,
-                event,
-                source,
-            });
-            Stats::add(&self.stats.fixed, 1);
-            changed = true;
         }
+        let mut new = Vec::new();
         for finding in findings {
             if let Some(known) = self.open.get_mut(&finding.id) {
                 *known = finding; // same finding; keep its latest wording
                 continue;
             }
-            let (plan, plan_error) = match self.save_plan(&finding) {
+            self.open.insert(finding.id.clone(), finding.clone());
+            new.push(finding);
+        }
+        if gone.is_empty() && new.is_empty() {
+            return false;
+        }
+        // Plans first (the alert names them), then the checkpoint, then the alerts.
+        let plans: Vec<(Option<String>, Option<String>)> = new
+            .iter()
+            .map(|f| match self.save_plan(f) {
                 Ok(plan) => (plan, None),
                 Err(error) => (None, Some(error)),
-            };
+            })
+            .collect();
+        self.dirty = true;
+        self.save_now();
+        for finding in &gone {
+            self.sink.emit(&Alert::Fixed {
+                finding,
+                event,
+                source,
+            });
+            Stats::add(&self.stats.fixed, 1);
+        }
+        for (finding, (plan, plan_error)) in new.iter().zip(plans) {
             self.sink.emit(&Alert::New {
-                finding: &finding,
+                finding,
                 event,
                 source,
                 plan,
                 plan_error,
             });
             Stats::add(&self.stats.alerts, 1);
-            self.open.insert(finding.id.clone(), finding);
-            changed = true;
         }
-        if changed {
-            self.dirty = true;
-        }
-        changed
+        true
     }
 
     /// With `--plan-dir`, saves the plan `ouguard plan --target ID --out` would make for a
@@ -285,16 +308,20 @@ impl Judge {
         Ok(Some(path.display().to_string()))
     }
 
-    /// The full read: everything is judged again (`dn` mappings, and any change a lost
-    /// delivery hid). A failure is a warning; the next poll tries again.
+    /// The full read: the state is refreshed (so plans stay current) and the `dn` mappings,
+    /// which Okta cannot hook, are judged. A failure is a warning; the next poll tries again.
     pub async fn poll(&mut self, source: Source) {
         match Self::read_state(&self.client, &self.config).await {
             Ok(state) => {
                 self.state = state;
-                let findings = rules::evaluate(&self.state).findings;
-                if self.reconcile(findings, source, None, |_| true) {
-                    self.save_now();
-                }
+                // Only R2 here: assignment findings are judged on their events, with the
+                // event's uuid and actor (a poll racing a delivery must not take them).
+                let findings: Vec<Finding> = rules::evaluate(&self.state)
+                    .findings
+                    .into_iter()
+                    .filter(|f| f.rule == Rule::DnMapped)
+                    .collect();
+                self.reconcile(findings, source, None, |f| f.rule == Rule::DnMapped);
             }
             Err(e) => self
                 .sink
@@ -310,6 +337,7 @@ impl Judge {
             processed: self.processed,
             open_findings: self.open.clone(),
             log_next: self.intake.as_ref().and_then(|i| i.log_next()),
+            reported_impacts: self.reported_impacts.iter().cloned().collect(),
         }
     }
 

@@ -118,6 +118,10 @@ pub async fn run(
         last_save: Instant::now(),
         intake: Some(Arc::clone(&intake)),
         stats: Arc::clone(&stats),
+        reported_impacts: checkpoint
+            .as_ref()
+            .map(|c| c.reported_impacts.iter().cloned().collect())
+            .unwrap_or_default(),
     };
     let undeclared: Vec<String> = judge
         .state
@@ -153,6 +157,7 @@ pub async fn run(
     // Whatever changed while the guard was down.
     let findings = rules::evaluate(&judge.state).findings;
     judge.reconcile(findings, Source::Startup, None, |_| true);
+    judge.dirty = true;
     judge.save_now();
 
     // The source of events.
