@@ -76,6 +76,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
                  with \"Target OU is not an import OU\" before, {failing_after} now (the rest \
                  wait for the manual steps)."
             )?;
+            super::guard::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
             next_steps(&mut stdout)?;
             return Ok(outcome);
         }
@@ -86,6 +87,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
             "\nProvisioning check of the simulated org: {failing_before} group(s) fail with \
              \"Target OU is not an import OU\" today."
         )?;
+        super::guard::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
         next_steps(&mut stdout)?;
     }
     Ok(Outcome::Success)

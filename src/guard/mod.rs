@@ -227,7 +227,7 @@ pub async fn run(
                 }
                 judge.save_if_due();
             }
-            _ = shutdown.wait_for(|s| *s) => {
+            () = stop_requested(&mut shutdown) => {
                 sink.note("guard: stopping: finishing the deliveries in hand");
                 let _ = stopped_tx.send(true);
                 let source = source_task.await;
@@ -245,6 +245,11 @@ pub async fn run(
     judge.save_now();
     merge_stats(&stats, &intake.stats);
     Ok(stats)
+}
+
+/// Completes once `shutdown` is `true` (or its sender is gone).
+async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
 }
 
 fn intake_log_next(intake: &Intake) -> Option<String> {
