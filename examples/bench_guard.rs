@@ -263,7 +263,9 @@ fn main() {
 
     // Wait until the judge caught up (every unique event judged), then stop it.
     let wait_started = Instant::now();
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = child.wait();
     let drained_in = wait_started.elapsed();
     std::thread::sleep(Duration::from_millis(200));
@@ -285,22 +287,56 @@ fn main() {
 
     let mut sorted = latencies.clone();
     sorted.sort();
-    println!("bench_guard: {} deliveries/s × {} events for {} s, {}% re-sent", args.rate, args.events, args.seconds, args.duplicates);
+    println!(
+        "bench_guard: {} deliveries/s × {} events for {} s, {}% re-sent",
+        args.rate, args.events, args.seconds, args.duplicates
+    );
     println!();
     println!("| measure | value |");
     println!("|---|---:|");
     println!("| deliveries sent | {} |", latencies.len());
-    println!("| answers | {} |", statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect::<Vec<_>>().join(", "));
-    println!("| answer p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |", ms(percentile(&sorted, 0.5)), ms(percentile(&sorted, 0.99)), ms(sorted.last().copied().unwrap_or_default()));
+    println!(
+        "| answers | {} |",
+        statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "| answer p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+        ms(percentile(&sorted, 0.5)),
+        ms(percentile(&sorted, 0.99)),
+        ms(sorted.last().copied().unwrap_or_default())
+    );
     println!("| events sent (with re-sends) | {sent_events} |");
     println!("| unique events sent | {unique_events} |");
     println!("| accepted by the guard | {accepted} |");
     println!("| judged by the guard | {judged} |");
-    println!("| lost (unique − judged) | {} |", unique_events as i64 - judged as i64);
-    println!("| bad groups hit / alerts / distinct findings alerted | {hit_bad} / {} / {} |", alerts.len(), distinct.len());
-    println!("| findings alerted more than once | {} |", alerts.len() - distinct.len());
-    println!("| drain + stop after the last delivery | {:.1} s |", drained_in.as_secs_f64());
-    println!("| guard RSS (s: MB) | {} |", rss.iter().map(|(s, kb)| format!("{s}: {:.1}", *kb as f64 / 1024.0)).collect::<Vec<_>>().join(", "));
+    println!(
+        "| lost (unique − judged) | {} |",
+        unique_events as i64 - judged as i64
+    );
+    println!(
+        "| bad groups hit / alerts / distinct findings alerted | {hit_bad} / {} / {} |",
+        alerts.len(),
+        distinct.len()
+    );
+    println!(
+        "| findings alerted more than once | {} |",
+        alerts.len() - distinct.len()
+    );
+    println!(
+        "| drain + stop after the last delivery | {:.1} s |",
+        drained_in.as_secs_f64()
+    );
+    println!(
+        "| guard RSS (s: MB) | {} |",
+        rss.iter()
+            .map(|(s, kb)| format!("{s}: {:.1}", *kb as f64 / 1024.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!();
     println!("guard's own summary: {summary}");
 }

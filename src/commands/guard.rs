@@ -7,15 +7,15 @@ use std::net::SocketAddr;
 use anyhow::Context;
 
 use super::{plan_options, session, Global};
-use crate::cli::{ConnectionArgs, GuardAction, GuardArgs, GuardRegisterArgs, GuardRunArgs, PlanningArgs};
+use crate::cli::{
+    ConnectionArgs, GuardAction, GuardArgs, GuardRegisterArgs, GuardRunArgs, PlanningArgs,
+};
 use crate::config::Config;
 use crate::exit::Outcome;
 use crate::guard::alerts::{notify_url, AlertSink};
 use crate::guard::event::hook_event_types;
 use crate::guard::{self, GuardOptions, Mode};
-use crate::okta::{
-    ClientOptions, EventHookLifecycle, EventHookSpec, OktaClient, ScopeSet, Secret,
-};
+use crate::okta::{ClientOptions, EventHookLifecycle, EventHookSpec, OktaClient, ScopeSet, Secret};
 use crate::planner::Strategy;
 
 /// The environment variable holding the hook's `Authorization` value.
@@ -46,7 +46,11 @@ fn secret() -> anyhow::Result<Secret> {
             hint,
         ));
     };
-    if value.chars().count() < 16 || !value.bytes().all(|b| (0x21..0x7f).contains(&b) || b == b' ') {
+    if value.chars().count() < 16
+        || !value
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) || b == b' ')
+    {
         return Err(crate::exit::Hinted::new(
             format!(
                 "`{SECRET_ENV}` must be at least 16 printable ASCII characters (it is sent as a header value)"
@@ -175,9 +179,10 @@ fn spawn_signal_handler(stop: tokio::sync::watch::Sender<bool>) {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            else {
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
                 return;
             };
             tokio::select! {
@@ -258,7 +263,10 @@ fn register(global: &Global, args: &GuardRegisterArgs) -> anyhow::Result<Outcome
             .await
             .map_err(|e| {
                 crate::exit::Hinted::new(
-                    format!("okta could not verify the Event Hook at `{}`: {e}", spec.uri),
+                    format!(
+                        "okta could not verify the Event Hook at `{}`: {e}",
+                        spec.uri
+                    ),
                     format!(
                         "start `ouguard guard` first, reachable at `{}` through its reverse proxy, \
                          then run `guard register` again",
@@ -391,7 +399,9 @@ pub(crate) fn demo_tour(
     )?;
     let assigned = session.runtime.block_on(async {
         reqwest::Client::new()
-            .post(format!("{sim_url}/sim/directories/corp.example.com/assignments"))
+            .post(format!(
+                "{sim_url}/sim/directories/corp.example.com/assignments"
+            ))
             .json(&serde_json::json!({"group": "Interns", "ou": ou}))
             .send()
             .await
@@ -414,7 +424,11 @@ pub(crate) fn demo_tour(
     match alert {
         Some(line) => {
             // The plan lives in a temporary folder that is gone after the demo.
-            let line = line.split("; plan saved to").next().unwrap_or(&line).to_string();
+            let line = line
+                .split("; plan saved to")
+                .next()
+                .unwrap_or(&line)
+                .to_string();
             writeln!(
                 out,
                 "{line}\n\

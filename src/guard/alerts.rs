@@ -199,11 +199,9 @@ impl Alert<'_> {
                 directory,
                 findings,
             } => {
-                let user = event
-                    .target("User")
-                    .map_or("an unknown user".into(), |u| {
-                        format!("`{}`", truncate_for_message(&u.alternate_id))
-                    });
+                let user = event.target("User").map_or("an unknown user".into(), |u| {
+                    format!("`{}`", truncate_for_message(&u.alternate_id))
+                });
                 let belongs = match findings.as_slice() {
                     [] => "no open finding of this directory explains it".to_string(),
                     [one] => format!("it belongs to `{}`", one.id),
@@ -323,7 +321,8 @@ impl AlertSink {
 /// # Errors
 /// A message for `error:`.
 pub fn notify_url(raw: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("`--notify-url` `{raw}` is not a url: {e}"))?;
+    let url =
+        url::Url::parse(raw).map_err(|e| format!("`--notify-url` `{raw}` is not a url: {e}"))?;
     let host = url.host_str().unwrap_or_default().to_string();
     match url.scheme() {
         "https" => Ok(url),
@@ -388,7 +387,10 @@ mod tests {
         assert_eq!(json["actor"]["alternateId"], "admin@example.com");
         assert_eq!(json["group"]["name"], "Marketing");
         let text = alert.to_text();
-        assert!(text.contains("`admin@example.com`") && text.contains("plans/x.json"), "{text}");
+        assert!(
+            text.contains("`admin@example.com`") && text.contains("plans/x.json"),
+            "{text}"
+        );
     }
 
     #[test]

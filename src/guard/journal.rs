@@ -479,9 +479,21 @@ mod tests {
         let a = intake
             .accept(vec![event("a"), event("b"), event("a")], None)
             .unwrap();
-        assert_eq!(a, Accepted { new: 2, duplicates: 1 });
+        assert_eq!(
+            a,
+            Accepted {
+                new: 2,
+                duplicates: 1
+            }
+        );
         let a = intake.accept(vec![event("b"), event("c")], None).unwrap();
-        assert_eq!(a, Accepted { new: 1, duplicates: 1 });
+        assert_eq!(
+            a,
+            Accepted {
+                new: 1,
+                duplicates: 1
+            }
+        );
         let first = rx.recv().await.unwrap();
         assert_eq!(first.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 1]);
         let second = rx.recv().await.unwrap();
@@ -490,7 +502,10 @@ mod tests {
         // A restart after judging one line: the other two come back, and all three are known.
         let (journal, pending) = Journal::open(dir.path(), 1).unwrap();
         assert_eq!(
-            pending.iter().map(|(_, e)| e.uuid.as_str()).collect::<Vec<_>>(),
+            pending
+                .iter()
+                .map(|(_, e)| e.uuid.as_str())
+                .collect::<Vec<_>>(),
             ["b", "c"]
         );
         assert!(journal.contains("a") && journal.contains("c"));
@@ -500,7 +515,11 @@ mod tests {
     fn a_line_cut_short_is_dropped_and_others_must_parse() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        std::fs::write(&path, "{\"uuid\":\"a\",\"event\":null}\n{\"uuid\":\"b\",\"ev").unwrap();
+        std::fs::write(
+            &path,
+            "{\"uuid\":\"a\",\"event\":null}\n{\"uuid\":\"b\",\"ev",
+        )
+        .unwrap();
         let (mut journal, _) = Journal::open(dir.path(), 0).unwrap();
         assert_eq!(journal.lines(), 1);
         journal.append(&[event("c")]).unwrap();

@@ -299,7 +299,13 @@ impl Judge {
         let safe: String = finding
             .id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .take(120)
             .collect();
         let path = dir.join(format!("{}-{safe}.json", now.format("%Y%m%dT%H%M%SZ")));
@@ -323,9 +329,9 @@ impl Judge {
                     .collect();
                 self.reconcile(findings, source, None, |f| f.rule == Rule::DnMapped);
             }
-            Err(e) => self
-                .sink
-                .note(&format!("warning: the poll of the org failed: {e:#}; trying again at the next one")),
+            Err(e) => self.sink.note(&format!(
+                "warning: the poll of the org failed: {e:#}; trying again at the next one"
+            )),
         }
     }
 
@@ -348,9 +354,9 @@ impl Judge {
                 self.dirty = false;
                 self.last_save = Instant::now();
             }
-            Err(e) => self
-                .sink
-                .note(&format!("error: failed to save the guard's checkpoint: {e:#}")),
+            Err(e) => self.sink.note(&format!(
+                "error: failed to save the guard's checkpoint: {e:#}"
+            )),
         }
         self.compact();
     }
@@ -375,9 +381,9 @@ impl Judge {
         match result {
             Ok(Some(lines)) => self.processed = lines,
             Ok(None) => {}
-            Err(e) => self
-                .sink
-                .note(&format!("warning: failed to compact the guard's journal: {e:#}")),
+            Err(e) => self.sink.note(&format!(
+                "warning: failed to compact the guard's journal: {e:#}"
+            )),
         }
     }
 }

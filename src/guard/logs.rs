@@ -87,7 +87,9 @@ impl LogPoller {
                     failures = failures.saturating_add(1);
                     self.sink.note(&format!(
                         "warning: polling the System Log failed: {e}{}",
-                        e.hint().map(|h| format!(" (hint: {h})")).unwrap_or_default()
+                        e.hint()
+                            .map(|h| format!(" (hint: {h})"))
+                            .unwrap_or_default()
                     ));
                     // Back off up to ten intervals; the position is kept.
                     self.interval.saturating_mul(failures.min(10))

@@ -36,7 +36,10 @@ pub struct Receiver {
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let da = Sha256::digest(a);
     let db = Sha256::digest(b);
-    da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// The receiver's routes: every path, since the reverse proxy decides the public one.
@@ -59,7 +62,10 @@ async fn handle(
         return verification(&headers, uri.path());
     }
     if method != Method::POST {
-        return problem(StatusCode::METHOD_NOT_ALLOWED, "only GET (verification) and POST (deliveries)");
+        return problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET (verification) and POST (deliveries)",
+        );
     }
     let stats = &receiver.intake.stats;
     Stats::add(&stats.deliveries, 1);
@@ -69,10 +75,17 @@ async fn handle(
     if !constant_time_eq(presented, receiver.secret.expose().as_bytes()) {
         Stats::add(&stats.unauthorized, 1);
         tracing::debug!(
-            authorization = if presented.is_empty() { "missing" } else { "wrong" },
+            authorization = if presented.is_empty() {
+                "missing"
+            } else {
+                "wrong"
+            },
             "delivery refused: 401"
         );
-        return problem(StatusCode::UNAUTHORIZED, "missing or wrong Authorization header");
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong Authorization header",
+        );
     }
     let bytes = match axum::body::to_bytes(body, receiver.max_body_bytes).await {
         Ok(bytes) => bytes,
@@ -106,14 +119,20 @@ async fn handle(
         Err(IntakeError::Full) => {
             Stats::add(&stats.overloaded, 1);
             tracing::debug!(events = received, "delivery refused: queue full, 503");
-            problem(StatusCode::SERVICE_UNAVAILABLE, "the guard is busy; Okta retries once")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the guard is busy; Okta retries once",
+            )
         }
         Err(IntakeError::Closed) => {
             problem(StatusCode::SERVICE_UNAVAILABLE, "the guard is stopping")
         }
         Err(IntakeError::Journal(e)) => {
             tracing::error!("failed to journal a delivery: {e:#}");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "the guard could not record the delivery")
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the guard could not record the delivery",
+            )
         }
     }
 }
@@ -136,7 +155,10 @@ fn verification(headers: &HeaderMap, path: &str) -> Response {
             tracing::debug!("verification challenge answered");
             Json(json!({ "verification": text })).into_response()
         }
-        _ => problem(StatusCode::BAD_REQUEST, "the verification challenge is not valid"),
+        _ => problem(
+            StatusCode::BAD_REQUEST,
+            "the verification challenge is not valid",
+        ),
     }
 }
 

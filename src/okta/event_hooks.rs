@@ -190,7 +190,10 @@ mod tests {
         let body = hook_body(&spec);
         assert_eq!(body["events"]["type"], "EVENT_TYPE");
         assert_eq!(body["channel"]["config"]["authScheme"]["type"], "HEADER");
-        assert_eq!(body["channel"]["config"]["authScheme"]["key"], "Authorization");
+        assert_eq!(
+            body["channel"]["config"]["authScheme"]["key"],
+            "Authorization"
+        );
         assert_eq!(body["channel"]["version"], "1.0.0");
     }
 }

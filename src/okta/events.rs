@@ -115,7 +115,11 @@ impl WireLogEvent {
                     display_name: short(t.display_name),
                 })
                 .collect(),
-            outcome: self.outcome.as_ref().and_then(|o| o.result.clone()).map(|r| short(Some(r))),
+            outcome: self
+                .outcome
+                .as_ref()
+                .and_then(|o| o.result.clone())
+                .map(|r| short(Some(r))),
             reason: self.outcome.and_then(|o| o.reason).map(|r| short(Some(r))),
         })
     }
@@ -185,7 +189,11 @@ impl OktaClient {
     ///
     /// # Errors
     /// `Config` if the URL cannot be built.
-    pub fn log_polling_start(&self, since: &str, event_types: &[&str]) -> Result<String, OktaError> {
+    pub fn log_polling_start(
+        &self,
+        since: &str,
+        event_types: &[&str],
+    ) -> Result<String, OktaError> {
         let filter = event_types
             .iter()
             .map(|t| format!("eventType eq \"{t}\""))
@@ -208,7 +216,9 @@ impl OktaClient {
     /// the link leaves the org.
     pub async fn poll_log_page(&self, url: &str) -> Result<LogPage, OktaError> {
         let parsed = Url::parse(url).map_err(|e| {
-            OktaError::config(format!("the saved System Log position `{url}` is not a url: {e}"))
+            OktaError::config(format!(
+                "the saved System Log position `{url}` is not a url: {e}"
+            ))
         })?;
         self.check_same_origin(&parsed)?;
         let reply = self.send(Method::GET, parsed, None).await?;
@@ -219,8 +229,9 @@ impl OktaClient {
             request_id: reply.request_id.clone(),
             detail,
         };
-        let next = next_link(&reply.headers)
-            .ok_or_else(|| bad("a System Log polling query answered without a `next` link".into()))?;
+        let next = next_link(&reply.headers).ok_or_else(|| {
+            bad("a System Log polling query answered without a `next` link".into())
+        })?;
         let next = reply
             .url
             .join(&next)

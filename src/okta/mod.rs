@@ -24,9 +24,9 @@ pub use event_hooks::{EventHook, EventHookLifecycle, EventHookSpec};
 pub use events::{parse_event_hook_delivery, Delivery, DeliveryError, LogPage};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
+pub(crate) use settings::is_loopback;
 pub use settings::{
     normalize_org_url, resolve_connection_settings, ConnectionFlags, ConnectionSettings,
     Credentials, Secret, SettingSource,
 };
-pub(crate) use settings::is_loopback;
 pub use writes::{FetchedAssignment, RawAssignment, WriteResult};

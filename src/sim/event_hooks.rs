@@ -345,11 +345,13 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 fn hook_input(body: &Bytes) -> Result<HookInput, ApiError> {
     let fail = |causes: Vec<String>| ApiError::validation("eventHook", causes);
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        fail(vec![format!("The request body was not well-formed: {e}")])
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| fail(vec![format!("The request body was not well-formed: {e}")]))?;
     let mut causes = Vec::new();
-    let name = str_at(&value, "name").unwrap_or_default().trim().to_string();
+    let name = str_at(&value, "name")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if name.is_empty() {
         causes.push("name: The field cannot be left blank".into());
     }
@@ -360,14 +362,21 @@ fn hook_input(body: &Bytes) -> Result<HookInput, ApiError> {
     }
     let items: Vec<String> = events["items"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     if items.is_empty() {
         causes.push("events.items: at least one event type is required".into());
     }
     for item in &items {
         if !ELIGIBLE.contains(&item.as_str()) {
-            causes.push(format!("events.items: `{item}` is not eligible for event hooks"));
+            causes.push(format!(
+                "events.items: `{item}` is not eligible for event hooks"
+            ));
         }
     }
     let channel = &value["channel"];
@@ -442,7 +451,11 @@ async fn list_hooks(
 ) -> ApiResult {
     require(&ctx, Scope::EventHooksRead)?;
     let inner = lock(&shared.hooks.inner);
-    let body: Vec<WireHook> = inner.hooks.iter().map(|h| wire_hook(h, &ctx.base_url)).collect();
+    let body: Vec<WireHook> = inner
+        .hooks
+        .iter()
+        .map(|h| wire_hook(h, &ctx.base_url))
+        .collect();
     Ok(Json(body).into_response())
 }
 
@@ -567,7 +580,8 @@ async fn verify(shared: &Arc<Shared>, ctx: &RequestContext, id: &str) -> ApiResu
     let mut problem = String::new();
     let mut ok = false;
     if !deliverable(shared, &hook.uri) {
-        problem = "the simulated org calls only loopback hosts (set allow_remote to change that)".into();
+        problem =
+            "the simulated org calls only loopback hosts (set allow_remote to change that)".into();
     } else {
         for _attempt in 0..2 {
             let mut request = shared
@@ -584,7 +598,8 @@ async fn verify(shared: &Arc<Shared>, ctx: &RequestContext, id: &str) -> ApiResu
             match request.send().await {
                 Ok(resp) if resp.status().is_success() => {
                     let body: Value = resp.json().await.unwrap_or(Value::Null);
-                    if body.get("verification").and_then(Value::as_str) == Some(challenge.as_str()) {
+                    if body.get("verification").and_then(Value::as_str) == Some(challenge.as_str())
+                    {
                         ok = true;
                     } else {
                         problem = "the answer did not echo the verification challenge".into();
@@ -611,9 +626,8 @@ async fn verify(shared: &Arc<Shared>, ctx: &RequestContext, id: &str) -> ApiResu
 }
 
 fn deliverable(shared: &Shared, uri: &str) -> bool {
-    url::Url::parse(uri).is_ok_and(|u| {
-        shared.hooks.allow_remote.load(Ordering::SeqCst) || is_loopback_url(&u)
-    })
+    url::Url::parse(uri)
+        .is_ok_and(|u| shared.hooks.allow_remote.load(Ordering::SeqCst) || is_loopback_url(&u))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -780,7 +794,10 @@ pub(crate) fn console_assign(
         let app = store
             .directory_app_mut(directory)
             .ok_or_else(|| format!("directory `{directory}` not found"))?;
-        let domain = app.directory().map(|d| d.domain.clone()).unwrap_or_default();
+        let domain = app
+            .directory()
+            .map(|d| d.domain.clone())
+            .unwrap_or_default();
         (app.id.clone(), app.label.clone(), domain)
     };
     let group_id = match store

@@ -73,7 +73,9 @@ impl Guard {
                 lines.lock().unwrap().push(line);
             }
         });
-        let ready = ready_rx.recv_timeout(WAIT).expect("the guard says it is ready");
+        let ready = ready_rx
+            .recv_timeout(WAIT)
+            .expect("the guard says it is ready");
         assert!(!ready.starts_with("error:"), "{ready}");
         let addr = ready
             .strip_prefix("guard: listening on http://")
@@ -120,7 +122,10 @@ impl Guard {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 break status;
             }
-            assert!(started.elapsed() < WAIT, "the guard did not stop on SIGTERM");
+            assert!(
+                started.elapsed() < WAIT,
+                "the guard did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         // The readers finish once the pipes close.
@@ -129,6 +134,52 @@ impl Guard {
         let stderr = self.stderr.lock().unwrap().clone();
         (status, stderr, rest)
     }
+}
+
+/// A loopback stand-in for a Slack incoming webhook: each POSTed JSON body, answered 200.
+fn notify_receiver() -> (String, Receiver<Value>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            let body = loop {
+                let Ok(n) = stream.read(&mut buf) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= end + 4 + length {
+                        break Some(data[end + 4..end + 4 + length].to_vec());
+                    }
+                }
+            };
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            if let Some(body) = body {
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    let _ = tx.send(v);
+                }
+            }
+        }
+    });
+    (url, rx)
 }
 
 fn post(url: &str, auth: &str, body: &Value) -> u16 {
@@ -184,7 +235,12 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     let sim = SimOrg::start_blocking(SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ouguard.toml"), config()).unwrap();
-    let guard = Guard::start(&sim, dir.path(), &["--poll-mappings", "1s"]);
+    let (notify_url, notified) = notify_receiver();
+    let guard = Guard::start(
+        &sim,
+        dir.path(),
+        &["--poll-mappings", "1s", "--notify-url", &notify_url],
+    );
 
     // Register: created, and verified by the org calling the guard.
     let out = ouguard(dir.path())
@@ -196,12 +252,19 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("ACTIVE, VERIFIED"), "{stdout}");
     assert!(!stdout.contains(SECRET) && !String::from_utf8_lossy(&out.stderr).contains(SECRET));
     let hooks = sim.event_hooks();
     assert_eq!(hooks.len(), 1);
-    assert_eq!((hooks[0].2.as_str(), hooks[0].3.as_str()), ("ACTIVE", "VERIFIED"));
+    assert_eq!(
+        (hooks[0].2.as_str(), hooks[0].3.as_str()),
+        ("ACTIVE", "VERIFIED")
+    );
 
     // Every delivery now comes twice.
     sim.set_event_hook_duplicates(1);
@@ -209,11 +272,16 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     let bogus = json!({"uuid": "bogus-1", "published": "2026-01-01T00:00:00.000Z",
         "eventType": "group.application_assignment.add",
         "target": [{"id": "00gnope", "type": "UserGroup"}, {"id": "0oanope", "type": "AppInstance"}]});
-    assert_eq!(post(&guard.url(), "wrong", &delivery(&[bogus.clone()])), 401);
+    assert_eq!(
+        post(&guard.url(), "wrong", &delivery(&[bogus.clone()])),
+        401
+    );
     assert_eq!(post(&guard.url(), "", &delivery(&[bogus])), 401);
 
     // An admin assigns a group to an OU no import OU covers.
-    let group_id = sim.console_assign("corp.example.com", "New Team", Some(BAD_OU)).unwrap();
+    let group_id = sim
+        .console_assign("corp.example.com", "New Team", Some(BAD_OU))
+        .unwrap();
     let alert = guard.next_alert();
     let finding = format!("R1:corp.example.com:{group_id}");
     assert_eq!(alert["alert"], "new-finding", "{alert}");
@@ -222,7 +290,10 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     assert_eq!(alert["group"]["name"], "New Team");
     assert_eq!(alert["ou"], BAD_OU);
     assert_eq!(alert["source"], "event");
-    assert_eq!(alert["event"]["eventType"], "group.application_assignment.add");
+    assert_eq!(
+        alert["event"]["eventType"],
+        "group.application_assignment.add"
+    );
     assert_eq!(alert["actor"]["alternateId"], "admin@example.com");
     let logged = logged_assignment_events(&sim);
     assert_eq!(alert["event"]["uuid"], logged.last().unwrap()["uuid"]);
@@ -240,16 +311,27 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
             assert!(copies.iter().any(|a| a.duplicate));
             break;
         }
-        assert!(started.elapsed() < WAIT, "no duplicate delivery: {attempts:?}");
+        assert!(
+            started.elapsed() < WAIT,
+            "no duplicate delivery: {attempts:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // The webhook got the same alert as text.
+    let text = notified
+        .recv_timeout(WAIT)
+        .expect("the notify url was called");
+    assert!(text["text"].as_str().unwrap().contains(&finding), "{text}");
+
     // The saved plan is the one `plan --target` makes, and `apply` applies it.
-    let plan_path = alert["plan"].as_str().expect("a plan was saved").to_string();
-    let saved: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(&plan_path)).unwrap(),
-    )
-    .unwrap();
+    let plan_path = alert["plan"]
+        .as_str()
+        .expect("a plan was saved")
+        .to_string();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(&plan_path)).unwrap())
+            .unwrap();
     let planned = ouguard(dir.path())
         .env("OKTA_CLIENT_ORGURL", sim.url())
         .env("OKTA_CLIENT_TOKEN", sim.token())
@@ -283,7 +365,10 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     let fixed = guard.next_alert();
     assert_eq!(fixed["alert"], "fixed", "{fixed}");
     assert_eq!(fixed["finding"], finding.as_str());
-    assert_eq!(fixed["event"]["eventType"], "group.application_assignment.update");
+    assert_eq!(
+        fixed["event"]["eventType"],
+        "group.application_assignment.update"
+    );
 
     // A `dn` mapping cannot be hooked: the poll finds it.
     let state = sim.state();
@@ -306,7 +391,10 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     assert_eq!(status, 200);
     let dn = guard.next_alert();
     assert_eq!(dn["alert"], "new-finding", "{dn}");
-    assert_eq!(dn["finding"], format!("R2:corp.example.com:{mapping}:dn").as_str());
+    assert_eq!(
+        dn["finding"],
+        format!("R2:corp.example.com:{mapping}:dn").as_str()
+    );
     assert_eq!(dn["source"], "poll");
     assert!(dn["plan"].is_string());
 
@@ -314,9 +402,15 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     assert!(status.success(), "{stderr:#?}");
     // Nothing else was alerted: not the duplicate, not the refused delivery.
     assert!(rest.is_empty(), "{rest:#?}");
-    let summary = stderr.iter().find(|l| l.starts_with("guard: stopped:")).unwrap();
+    let summary = stderr
+        .iter()
+        .find(|l| l.starts_with("guard: stopped:"))
+        .unwrap();
     assert!(summary.contains("2 unauthorized"), "{summary}");
-    assert!(summary.contains("duplicates dropped") && !summary.contains(" 0 duplicates"), "{summary}");
+    assert!(
+        summary.contains("duplicates dropped") && !summary.contains(" 0 duplicates"),
+        "{summary}"
+    );
     let journal = std::fs::read_to_string(dir.path().join(".ouguard/guard/journal.jsonl")).unwrap();
     assert!(!journal.contains("bogus-1"));
     assert!(stderr.iter().all(|l| !l.contains(SECRET)));
@@ -372,7 +466,10 @@ fn guard_killed_mid_stream_loses_and_repeats_nothing() {
     }
     let (status, stderr, rest) = second.stop();
     assert!(status.success(), "{stderr:#?}");
-    alerted.extend(rest.iter().map(|a| a["finding"].as_str().unwrap().to_string()));
+    alerted.extend(
+        rest.iter()
+            .map(|a| a["finding"].as_str().unwrap().to_string()),
+    );
     let mut expected: Vec<String> = groups
         .iter()
         .map(|g| format!("R1:corp.example.com:{g}"))
@@ -380,7 +477,10 @@ fn guard_killed_mid_stream_loses_and_repeats_nothing() {
     expected.sort();
     let mut got = alerted.clone();
     got.sort();
-    assert_eq!(got, expected, "each finding alerted exactly once: {alerted:#?}");
+    assert_eq!(
+        got, expected,
+        "each finding alerted exactly once: {alerted:#?}"
+    );
     // Every event was journaled once and judged.
     let journal = std::fs::read_to_string(dir.path().join(".ouguard/guard/journal.jsonl")).unwrap();
     assert_eq!(journal.lines().count(), 30);
@@ -396,12 +496,24 @@ fn guard_from_logs_catches_the_same_changes() {
     let sim = SimOrg::start_blocking(SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ouguard.toml"), DEMO_CONFIG).unwrap();
-    let guard = Guard::start(&sim, dir.path(), &["--from-logs", "--log-interval", "100ms"]);
-    let group_id = sim.console_assign("corp.example.com", "Late Team", Some(BAD_OU)).unwrap();
+    let guard = Guard::start(
+        &sim,
+        dir.path(),
+        &["--from-logs", "--log-interval", "100ms"],
+    );
+    let group_id = sim
+        .console_assign("corp.example.com", "Late Team", Some(BAD_OU))
+        .unwrap();
     let alert = guard.next_alert();
-    assert_eq!(alert["finding"], format!("R1:corp.example.com:{group_id}").as_str());
+    assert_eq!(
+        alert["finding"],
+        format!("R1:corp.example.com:{group_id}").as_str()
+    );
     assert_eq!(alert["source"], "event");
-    assert_eq!(alert["event"]["eventType"], "group.application_assignment.add");
+    assert_eq!(
+        alert["event"]["eventType"],
+        "group.application_assignment.add"
+    );
     let (status, stderr, rest) = guard.stop();
     assert!(status.success(), "{stderr:#?}");
     assert!(rest.is_empty(), "{rest:#?}");
@@ -411,14 +523,19 @@ fn guard_from_logs_catches_the_same_changes() {
     )
     .unwrap();
     let next = checkpoint["log_next"].as_str().unwrap();
-    assert!(next.starts_with(&format!("{}/api/v1/logs?", sim.url())), "{next}");
+    assert!(
+        next.starts_with(&format!("{}/api/v1/logs?", sim.url())),
+        "{next}"
+    );
     // Polled with the documented query: no `until`, ascending.
     let logs: Vec<_> = sim
         .requests()
         .into_iter()
         .filter(|r| r.path.starts_with("/api/v1/logs"))
         .collect();
-    assert!(logs.iter().all(|r| !r.path.contains("until=") && r.path.contains("sortOrder=ASCENDING")));
+    assert!(logs
+        .iter()
+        .all(|r| !r.path.contains("until=") && r.path.contains("sortOrder=ASCENDING")));
 }
 
 #[test]
@@ -439,18 +556,38 @@ fn guard_refuses_bad_setups_with_clear_errors() {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let e = run(&["guard"], None);
-    assert!(e.contains("error: `OUGUARD_GUARD_SECRET` is not set") && e.contains("hint:"), "{e}");
+    assert!(
+        e.contains("error: `OUGUARD_GUARD_SECRET` is not set") && e.contains("hint:"),
+        "{e}"
+    );
     let e = run(&["guard"], Some("short"));
     assert!(e.contains("at least 16"), "{e}");
     let e = run(&["guard", "--listen", "0.0.0.0:8090"], Some(SECRET));
-    assert!(e.contains("non-loopback") && e.contains("--allow-remote"), "{e}");
+    assert!(
+        e.contains("non-loopback") && e.contains("--allow-remote"),
+        "{e}"
+    );
     let e = run(&["guard", "--listen", "nope"], Some(SECRET));
     assert!(e.contains("`--listen` `nope` is not an address"), "{e}");
     let e = run(&["guard", "--poll-mappings", "5"], Some(SECRET));
     assert!(e.contains("`5` is not a duration"), "{e}");
-    let e = run(&["guard", "--notify-url", "http://hooks.example.com/x"], Some(SECRET));
+    let e = run(
+        &["guard", "--notify-url", "http://hooks.example.com/x"],
+        Some(SECRET),
+    );
     assert!(e.contains("`--notify-url` must be `https://`"), "{e}");
-    let e = run(&["guard", "register", "--url", "http://guard.example.com/okta"], Some(SECRET));
-    assert!(e.contains("Okta calls only `https://` URLs") && e.contains("hint:"), "{e}");
+    let e = run(
+        &[
+            "guard",
+            "register",
+            "--url",
+            "http://guard.example.com/okta",
+        ],
+        Some(SECRET),
+    );
+    assert!(
+        e.contains("Okta calls only `https://` URLs") && e.contains("hint:"),
+        "{e}"
+    );
     assert!(!e.contains(SECRET));
 }

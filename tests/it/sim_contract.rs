@@ -623,13 +623,7 @@ async fn sim_contract_every_response_matches_oktas_spec() {
     call(&sim, "GET", &hook_path, None).await;
     call(&sim, "GET", "/api/v1/eventHooks/whomissing", None).await;
     assert_eq!(
-        call(
-            &sim,
-            "POST",
-            &format!("{hook_path}/lifecycle/verify"),
-            None
-        )
-        .await,
+        call(&sim, "POST", &format!("{hook_path}/lifecycle/verify"), None).await,
         200
     );
     assert_eq!(
@@ -637,7 +631,13 @@ async fn sim_contract_every_response_matches_oktas_spec() {
         200
     );
     call(&sim, "PUT", &hook_path, Some(json!({"name": ""}))).await;
-    call(&sim, "PUT", "/api/v1/eventHooks/whomissing", Some(hook(&hook_uri))).await;
+    call(
+        &sim,
+        "PUT",
+        "/api/v1/eventHooks/whomissing",
+        Some(hook(&hook_uri)),
+    )
+    .await;
     call(
         &sim,
         "POST",
@@ -684,13 +684,7 @@ async fn sim_contract_every_response_matches_oktas_spec() {
     let unreachable = hook("http://127.0.0.1:9/okta");
     call(&sim, "PUT", &hook_path, Some(unreachable)).await;
     assert_eq!(
-        call(
-            &sim,
-            "POST",
-            &format!("{hook_path}/lifecycle/verify"),
-            None
-        )
-        .await,
+        call(&sim, "POST", &format!("{hook_path}/lifecycle/verify"), None).await,
         400
     );
     call(
@@ -765,13 +759,41 @@ async fn sim_contract_every_response_matches_oktas_spec() {
         ("/api/v1/eventHooks/{eventHookId}", "DELETE", 204),
         ("/api/v1/eventHooks/{eventHookId}", "DELETE", 400),
         ("/api/v1/eventHooks/{eventHookId}", "DELETE", 404),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/verify", "POST", 200),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/verify", "POST", 400),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/verify", "POST", 404),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/activate", "POST", 200),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/activate", "POST", 404),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate", "POST", 200),
-        ("/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate", "POST", 404),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            400,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            404,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/activate",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/activate",
+            "POST",
+            404,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate",
+            "POST",
+            404,
+        ),
     ];
     for (template, method, status) in expect {
         assert!(
