@@ -1041,7 +1041,7 @@ async fn list_logs(
         .filter(|e| {
             event_type_filter
                 .as_ref()
-                .is_none_or(|types| types.iter().any(|t| e.event_type == *t))
+                .is_none_or(|types| types.contains(&e.event_type))
         })
         .filter(|e| {
             let haystack = format!(

@@ -273,7 +273,11 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
         "eventType": "group.application_assignment.add",
         "target": [{"id": "00gnope", "type": "UserGroup"}, {"id": "0oanope", "type": "AppInstance"}]});
     assert_eq!(
-        post(&guard.url(), "wrong", &delivery(&[bogus.clone()])),
+        post(
+            &guard.url(),
+            "wrong",
+            &delivery(std::slice::from_ref(&bogus))
+        ),
         401
     );
     assert_eq!(post(&guard.url(), "", &delivery(&[bogus])), 401);
