@@ -216,7 +216,7 @@ pub async fn run(
     loop {
         tokio::select! {
             batch = queue_rx.recv() => match batch {
-                Some(batch) => judge.judge_batch(batch).await,
+                Some(batch) => judge.judge_batch(with_queued(batch, &mut queue_rx)).await,
                 None => break,
             },
             _ = poll.tick() => judge.poll(Source::Poll).await,
@@ -258,8 +258,26 @@ fn intake_log_next(intake: &Intake) -> Option<String> {
 
 async fn break_after_drain(judge: &mut Judge, queue: &mut mpsc::Receiver<journal::Batch>) {
     while let Some(batch) = queue.recv().await {
-        judge.judge_batch(batch).await;
+        judge.judge_batch(with_queued(batch, queue)).await;
     }
+}
+
+/// Events judged together at most: a backlog is judged with one fresh read per changed
+/// assignment instead of one per event.
+const MERGE_EVENTS: usize = 5000;
+
+/// `batch` and the deliveries queued behind it (in journal order), up to `MERGE_EVENTS`.
+fn with_queued(
+    mut batch: journal::Batch,
+    queue: &mut mpsc::Receiver<journal::Batch>,
+) -> journal::Batch {
+    while batch.len() < MERGE_EVENTS {
+        match queue.try_recv() {
+            Ok(more) => batch.extend(more),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 /// Adds the receiver's counters to the judge's.

@@ -374,6 +374,34 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
         "group.application_assignment.update"
     );
 
+    // A provisioning failure on the directory is reported with the findings it may belong to.
+    let corp_app = sim
+        .state()
+        .directory("corp.example.com")
+        .unwrap()
+        .app_id
+        .clone();
+    let failure = json!({"uuid": "prov-1", "published": "2026-12-01T00:00:00.000Z",
+        "eventType": "application.provision.user.sync",
+        "outcome": {"result": "FAILURE", "reason": "Error provisioning AD user: Target OU is not an import OU"},
+        "target": [{"id": "00uintern", "type": "User", "alternateId": "intern@example.com", "displayName": "Intern"},
+                   {"id": corp_app, "type": "AppInstance", "alternateId": "corp.example.com", "displayName": "corp"}]});
+    assert_eq!(
+        post(
+            &guard.url(),
+            SECRET,
+            &delivery(std::slice::from_ref(&failure))
+        ),
+        204
+    );
+    assert_eq!(post(&guard.url(), SECRET, &delivery(&[failure])), 204);
+    let impact = guard.next_alert();
+    assert_eq!(impact["alert"], "provisioning-failure", "{impact}");
+    assert_eq!(impact["user"]["alternateId"], "intern@example.com");
+    assert_eq!(impact["directory"], "corp.example.com");
+    assert!(impact["reason"].as_str().unwrap().contains("import OU"));
+    assert!(!impact["findings"].as_array().unwrap().is_empty());
+
     // A `dn` mapping cannot be hooked: the poll finds it.
     let state = sim.state();
     let corp = state.directory("corp.example.com").unwrap();
