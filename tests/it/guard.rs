@@ -239,7 +239,7 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     let guard = Guard::start(
         &sim,
         dir.path(),
-        &["--poll-mappings", "1s", "--notify-url", &notify_url],
+        &["-v", "--poll-mappings", "1s", "--notify-url", &notify_url],
     );
 
     // Register: created, and verified by the org calling the guard.
@@ -275,7 +275,7 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     assert_eq!(
         post(
             &guard.url(),
-            "wrong",
+            "not-the-secret-7f3a",
             &delivery(std::slice::from_ref(&bogus))
         ),
         401
@@ -446,6 +446,15 @@ fn guard_register_alert_plan_apply_duplicates_and_wrong_secret() {
     let journal = std::fs::read_to_string(dir.path().join(".ouguard/guard/journal.jsonl")).unwrap();
     assert!(!journal.contains("bogus-1"));
     assert!(stderr.iter().all(|l| !l.contains(SECRET)));
+    // `-v` logged each delivery, the refused ones too, without a header value.
+    assert!(
+        stderr.iter().any(|l| l.contains("delivery accepted: 204")),
+        "{stderr:#?}"
+    );
+    assert!(stderr.iter().any(|l| l.contains("delivery refused: 401")));
+    assert!(stderr
+        .iter()
+        .all(|l| !l.contains("not-the-secret-7f3a") && !l.contains("Authorization: ")));
 }
 
 #[test]
