@@ -8,7 +8,8 @@
 //! `wire` (the simulator's own Okta JSON types), `errors` (Okta error bodies), `store`
 //! (state, seeded from an `OrgState`), `auth` (`Principal`/`Scope`), `ratelimit`, `faults`,
 //! `request_log`, `admin` (`/sim/` routes), `provisioning` (ground truth for "Target OU is
-//! not an import OU"), `seed` (demo org), `generator` (large orgs), `serve` (`ouguard sim`).
+//! not an import OU"), `seed` (demo org), `generator` (large orgs), `serve` (`ouguard sim`),
+//! `event_hooks` (the Event Hooks API, verification and deliveries, loopback only).
 //!
 //! ```no_run
 //! # async fn f() -> anyhow::Result<()> {
