@@ -4,7 +4,7 @@
 //! no import OU covers) runs in this process; the guard is the real binary in a child
 //! process, so its RSS is its own. This program plays Okta: `--rate` deliveries per second
 //! of `--events` events each, for `--seconds`, `--duplicates` percent of them re-sent (as
-//! Okta's at-least-once delivery does). Each event is an assignment change of a random
+//! Okta's at-least-once delivery does: a delivery of the last second). Each event is an assignment change of a random
 //! group, so the guard reads that assignment fresh and judges it.
 //!
 //! Prints: answers (p50/p99/max), deliveries and events sent, accepted, judged, alerts and
@@ -220,12 +220,12 @@ fn main() {
                     .collect();
                 unique_events += events.len();
                 let body = json!({"eventType": "com.okta.event_hook", "data": {"events": events}});
-                if sent.len() < 1000 {
-                    sent.push(body.clone());
-                } else {
-                    let slot = rng.gen_range(0..sent.len());
-                    sent[slot] = body.clone();
+                // Re-sends come from the last second of deliveries, as Okta's retry does
+                // (an older re-send may fall outside the guard's dedupe window).
+                if sent.len() >= args.rate as usize {
+                    sent.remove(0);
                 }
+                sent.push(body.clone());
                 body
             };
             sent_events += args.events;
