@@ -314,8 +314,12 @@ fn main() {
     println!("| accepted by the guard | {accepted} |");
     println!("| judged by the guard | {judged} |");
     println!(
-        "| lost (unique − judged) | {} |",
-        unique_events as i64 - judged as i64
+        "| lost (accepted − judged) | {} |",
+        accepted as i64 - judged as i64
+    );
+    println!(
+        "| re-sends accepted as new (accepted − unique) | {} |",
+        accepted as i64 - unique_events as i64
     );
     println!(
         "| bad groups hit / alerts / distinct findings alerted | {hit_bad} / {} / {} |",
