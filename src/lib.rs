@@ -13,6 +13,7 @@ pub mod exit;
 pub mod files;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod guard;
 pub mod okta;
 pub mod plan;
 pub mod planner;

@@ -36,6 +36,12 @@ pub enum ScopeSet {
     Read,
     /// `apply`: the read scopes plus `okta.apps.manage` and `okta.profileMappings.manage`.
     Apply,
+    /// `guard`: the read scopes (it judges and plans, never writes).
+    Guard,
+    /// `guard --from-logs`: the read scopes plus `okta.logs.read`.
+    GuardFromLogs,
+    /// `guard register`: `okta.eventHooks.manage` only.
+    EventHooks,
 }
 
 impl ScopeSet {
@@ -47,8 +53,11 @@ impl ScopeSet {
             "okta.profileMappings.read",
             "okta.userTypes.read",
         ];
-        if self == ScopeSet::Apply {
-            scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]);
+        match self {
+            ScopeSet::Apply => scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]),
+            ScopeSet::GuardFromLogs => scopes.push("okta.logs.read"),
+            ScopeSet::EventHooks => scopes = vec!["okta.eventHooks.manage"],
+            ScopeSet::Read | ScopeSet::Guard => {}
         }
         scopes.into_iter().map(str::to_string).collect()
     }

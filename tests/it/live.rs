@@ -889,6 +889,8 @@ fn demo_prints_the_plan_and_exits_0_without_a_terminal() {
         "$ ouguard plan",
         "Plan: 1 to add, 1 to change, 1 to delete (1 manual step).",
         "Provisioning check of the simulated org: 6 group(s) fail",
+        "Created the Event Hook `ouguard guard (demo)`: ACTIVE, VERIFIED.",
+        "guard: new finding `R1:corp.example.com:",
         "Next, on your own org:",
     ] {
         assert!(stdout.contains(expected), "{expected}:\n{stdout}");

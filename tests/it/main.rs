@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod guard;
 mod live;
 mod oauth;
 mod review;
