@@ -16,6 +16,7 @@ pub mod okta;
 pub mod plan;
 pub mod planner;
 pub mod prompt;
+pub mod redact;
 pub mod render;
 pub mod rules;
 pub mod runrecord;

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use console::Style;
 use serde_json::Value;
-use similar::{ChangeTag, TextDiff};
+use similar::ChangeTag;
 
 use crate::plan::{Action, ChangeKind, Execution, Plan, ResourceChange};
 use crate::rules::{Finding, Rule};
@@ -269,10 +269,8 @@ fn render_update(
     writeln!(out, "      {tilde} {name} = <<-DIFF (one RDN per line)")?;
     let old = one_rdn_per_line(before);
     let new = one_rdn_per_line(after);
-    let diff = TextDiff::from_lines(&old, &new);
-    for change in diff.iter_all_changes() {
-        let line = change.value().trim_end_matches('\n');
-        match change.tag() {
+    for (tag, line) in rdn_diff(&old, &new) {
+        match tag {
             ChangeTag::Delete => writeln!(
                 out,
                 "          {}",
@@ -287,6 +285,51 @@ fn render_update(
         }
     }
     writeln!(out, "        DIFF")
+}
+
+/// The most lines × lines of the differing middle of two values that go through a real
+/// diff; a larger middle is shown as all of the old lines removed, then the new ones added.
+/// A diff of `n` lines costs up to `n²`: a 40,000-RDN OU would take seconds.
+const DIFF_CELLS_MAX: usize = 250_000;
+
+/// The lines of a diff of two RDN-per-line texts, in linear time for any length: the lines
+/// both share at the start and at the end are equal without diffing, and only a small
+/// differing middle is diffed line by line.
+fn rdn_diff<'a>(old: &'a str, new: &'a str) -> Vec<(ChangeTag, &'a str)> {
+    let old_lines: Vec<&str> = old.lines().collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let prefix = old_lines
+        .iter()
+        .zip(&new_lines)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = old_lines[prefix..]
+        .iter()
+        .rev()
+        .zip(new_lines[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let old_middle = &old_lines[prefix..old_lines.len() - suffix];
+    let new_middle = &new_lines[prefix..new_lines.len() - suffix];
+    let mut lines: Vec<(ChangeTag, &str)> = Vec::with_capacity(old_lines.len() + new_lines.len());
+    lines.extend(old_lines[..prefix].iter().map(|l| (ChangeTag::Equal, *l)));
+    if old_middle.len().saturating_mul(new_middle.len()) <= DIFF_CELLS_MAX {
+        let diff = similar::capture_diff_slices(similar::Algorithm::Myers, old_middle, new_middle);
+        for op in &diff {
+            for change in op.iter_changes(old_middle, new_middle) {
+                lines.push((change.tag(), change.value()));
+            }
+        }
+    } else {
+        lines.extend(old_middle.iter().map(|l| (ChangeTag::Delete, *l)));
+        lines.extend(new_middle.iter().map(|l| (ChangeTag::Insert, *l)));
+    }
+    lines.extend(
+        old_lines[old_lines.len() - suffix..]
+            .iter()
+            .map(|l| (ChangeTag::Equal, *l)),
+    );
+    lines
 }
 
 /// Splits a DN into one RDN per line at unescaped commas, for diffs of long values.

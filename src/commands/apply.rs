@@ -31,7 +31,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let session = session::connect(
         global,
         &settings,
-        args.connection.concurrency,
+        session::Tuning::new(&args.connection, &config),
         crate::okta::ScopeSet::Apply,
     )?;
     let org_url = session.client.org_url().to_string();
@@ -183,6 +183,12 @@ pub(crate) fn apply_approved(
     Ok(if interrupted {
         Outcome::Interrupted
     } else if tally.failed > 0 {
+        crate::exit::report_changes_failed(
+            tally.failed,
+            outcomes.len(),
+            &record_path,
+            &mut std::io::stderr().lock(),
+        );
         Outcome::ChangesFailed
     } else if tally.manual_pending > 0 {
         Outcome::ManualStepsPending

@@ -17,8 +17,67 @@ pub struct CsvOus {
     pub group_rows: usize,
 }
 
+/// Lines where text follows a field's closing quote (`"OU=x,DC=com"junk`): the `csv` crate
+/// would quietly keep it as part of the field, RFC 4180 does not allow it.
+fn text_after_closing_quotes(text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut line = 1usize;
+    let mut chars = text.chars().peekable();
+    let mut at_field_start = true;
+    let mut reported_line = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if at_field_start => {
+                // A quoted field: to its closing quote (`""` is a quote inside it).
+                loop {
+                    match chars.next() {
+                        None => return problems,
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                        }
+                        Some('"') => break,
+                        Some('\n') => line += 1,
+                        Some(_) => {}
+                    }
+                }
+                // Only blanks may follow, up to the separator or the end of the row.
+                let mut junk = String::new();
+                while let Some(&next) = chars.peek() {
+                    if next == ',' || next == '\n' || next == '\r' {
+                        break;
+                    }
+                    chars.next();
+                    if !next.is_whitespace() {
+                        junk.push(next);
+                    }
+                }
+                if !junk.is_empty() && reported_line != line {
+                    reported_line = line;
+                    problems.push(format!(
+                        "line {line}: text `{}` after a field's closing quote",
+                        crate::rules::truncate_for_message(&junk)
+                    ));
+                }
+                at_field_start = false;
+            }
+            ',' => at_field_start = true,
+            '\n' => {
+                line += 1;
+                at_field_start = true;
+            }
+            c if c.is_whitespace() => {}
+            _ => at_field_start = false,
+        }
+    }
+    problems
+}
+
 /// Parses the CSV; every malformed row is reported with its line number.
 pub fn parse_ou_csv(text: &str) -> Result<CsvOus, Vec<String>> {
+    let after_quotes = text_after_closing_quotes(text);
+    if !after_quotes.is_empty() {
+        return Err(after_quotes);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -120,7 +179,17 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
                 directory.clone()
             }
             None => match dn.domain() {
-                Some(domain) => domain,
+                // The same check the config loader makes: a `DC=` value with a dot in it
+                // (`DC=com.x`) names no domain the table key could match.
+                Some(domain) if dn.is_in_domain(&domain) => domain,
+                Some(domain) => {
+                    problems.push(format!(
+                        "line {line}: `{}` does not name its domain in plain `DC=` parts (read as `{}`); fix the OU or pass `--directory DOMAIN`",
+                        crate::rules::truncate_for_message(ou),
+                        crate::rules::truncate_for_message(&domain)
+                    ));
+                    continue;
+                }
                 None => {
                     problems.push(format!(
                         "line {line}: `{ou}` does not end in `DC=` parts; pass `--directory DOMAIN`"
@@ -158,6 +227,13 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         let (text, newly) = crate::config::add_import_ous(&new, path, key, ous)?;
         new = text;
         added += newly.len();
+    }
+    // Whatever is written must load: the loader's own rules are the last word.
+    if let Err(refused) = crate::config::Config::parse(&new, path) {
+        return Err(Hinted::new(
+            format!("`{csv_name}` would make a config ouguard refuses; nothing was written: {refused}"),
+            "fix the OU in the CSV (or pass `--directory DOMAIN`) and run `import-ous` again",
+        ));
     }
     let mut stdout = std::io::stdout().lock();
     if parsed.group_rows > 0 && !global.quiet {
@@ -211,5 +287,21 @@ mod tests {
         assert!(problems[1].starts_with("line 3: type `computer`"));
         assert!(problems[2].starts_with("line 4: expected 2 fields"));
         assert!(parse_ou_csv("name,kind\n").unwrap_err()[0].contains("expected `OU,type`"));
+    }
+
+    #[test]
+    fn refuses_text_after_a_closing_quote_with_its_line() {
+        let text = "OU,type\n\"OU=A,DC=corp,DC=com\",user\n\"OU=Staff,DC=corp,DC=com\"junk,user\n";
+        let problems = parse_ou_csv(text).unwrap_err();
+        assert_eq!(problems, vec!["line 3: text `junk` after a field's closing quote"]);
+        // Escaped quotes, blanks after the quote, quoted line breaks and the last field of
+        // the file are fine.
+        let fine = "OU,type\n\"OU=A \"\"x\"\",DC=corp,DC=com\" , user\n\"OU=B,\nDC=corp\",\"user\"";
+        assert!(text_after_closing_quotes(fine).is_empty(), "{:?}", text_after_closing_quotes(fine));
+        let after_line_break = "OU,type\n\"OU=B,\nDC=corp\"x,user\n";
+        assert_eq!(
+            text_after_closing_quotes(after_line_break),
+            vec!["line 3: text `x` after a field's closing quote"]
+        );
     }
 }

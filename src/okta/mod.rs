@@ -16,7 +16,10 @@ mod test_server;
 mod wire;
 mod writes;
 
-pub use client::{ClientOptions, ClientStats, OktaClient};
+pub use client::{
+    ClientOptions, ClientStats, OktaClient, WaitNotice, WaitReporter, DEFAULT_MAX_API_SHARE,
+    MAX_PAGES, MAX_RESPONSE_BYTES,
+};
 pub use error::{ApiError, OktaError, TokenRefusal};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};

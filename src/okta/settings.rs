@@ -16,8 +16,12 @@ pub struct Secret(String);
 
 impl Secret {
     #[must_use]
+    /// Also registers the value with the redaction layer (`redact.rs`), so it is replaced by
+    /// `[redacted]` wherever it might come back (a server echoing it, a library's error).
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
 
     /// The secret itself; use only to build the request that needs it.
