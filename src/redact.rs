@@ -192,7 +192,8 @@ mod tests {
     fn each_line_of_a_key_is_a_secret_of_its_own() {
         let pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgREDACTtest\nSECONDlineOFkeyMATERIALxxxxxxxxxxxxxx\n-----END PRIVATE KEY-----\n";
         register(pem);
-        let out = redact("echo: SECONDlineOFkeyMATERIALxxxxxxxxxxxxxx and -----BEGIN PRIVATE KEY-----");
+        let out =
+            redact("echo: SECONDlineOFkeyMATERIALxxxxxxxxxxxxxx and -----BEGIN PRIVATE KEY-----");
         assert!(!out.contains("SECONDline"), "{out}");
         assert!(out.contains("-----BEGIN PRIVATE KEY-----"), "{out}");
     }
@@ -218,7 +219,11 @@ mod tests {
         register("00outsideSECRET_value_99");
         let long = format!("x\ny 00outsideSECRET_value_99 {}", "z".repeat(10_000));
         let out = outside(&long);
-        assert!(out.chars().count() < OUTSIDE_TEXT_MAX_CHARS + 40, "{}", out.len());
+        assert!(
+            out.chars().count() < OUTSIDE_TEXT_MAX_CHARS + 40,
+            "{}",
+            out.len()
+        );
         assert!(!out.contains("00outsideSECRET"));
         assert!(out.contains(REDACTED));
         assert!(!out.contains('\n'));

@@ -287,10 +287,10 @@ fn render_update(
     writeln!(out, "        DIFF")
 }
 
-/// The most lines × lines of the differing middle of two values that go through a real
-/// diff; a larger middle is shown as all of the old lines removed, then the new ones added.
-/// A diff of `n` lines costs up to `n²`: a 40,000-RDN OU would take seconds.
-const DIFF_CELLS_MAX: usize = 250_000;
+/// The most lines (old and new together) of the differing middle of two values that go
+/// through a real diff; a larger middle is shown as all of its old lines removed, then the
+/// new ones added. A diff of `n` lines costs up to `n²`: a 40,000-RDN OU would take seconds.
+const DIFF_LINES_MAX: usize = 1_000;
 
 /// The lines of a diff of two RDN-per-line texts, in linear time for any length: the lines
 /// both share at the start and at the end are equal without diffing, and only a small
@@ -313,7 +313,7 @@ fn rdn_diff<'a>(old: &'a str, new: &'a str) -> Vec<(ChangeTag, &'a str)> {
     let new_middle = &new_lines[prefix..new_lines.len() - suffix];
     let mut lines: Vec<(ChangeTag, &str)> = Vec::with_capacity(old_lines.len() + new_lines.len());
     lines.extend(old_lines[..prefix].iter().map(|l| (ChangeTag::Equal, *l)));
-    if old_middle.len().saturating_mul(new_middle.len()) <= DIFF_CELLS_MAX {
+    if old_middle.len() + new_middle.len() <= DIFF_LINES_MAX {
         let diff = similar::capture_diff_slices(similar::Algorithm::Myers, old_middle, new_middle);
         for op in &diff {
             for change in op.iter_changes(old_middle, new_middle) {
@@ -483,6 +483,34 @@ mod tests {
             true,
         );
         insta::assert_snapshot!(render(&state, Strategy::AddOu, &[("Web", STAFF)], false));
+    }
+
+    #[test]
+    fn a_diff_of_any_length_keeps_its_shared_start_and_end() {
+        let many = format!("{}DC=corp,DC=example,DC=com", "OU=x,".repeat(40_000));
+        let old = one_rdn_per_line(&many);
+        let new = one_rdn_per_line("OU=Staff,DC=corp,DC=example,DC=com");
+        let lines = rdn_diff(&old, &new);
+        let count = |tag| lines.iter().filter(|(t, _)| *t == tag).count();
+        assert_eq!(count(ChangeTag::Delete), 40_000);
+        assert_eq!(count(ChangeTag::Insert), 1);
+        assert_eq!(count(ChangeTag::Equal), 3);
+        assert_eq!(lines.last(), Some(&(ChangeTag::Equal, "DC=com")));
+        // A small middle still gets a real diff: the shared RDN stays equal.
+        let old = one_rdn_per_line("OU=a,OU=b,OU=c,DC=x");
+        let new = one_rdn_per_line("OU=z,OU=b,OU=y,DC=x");
+        let tags: Vec<ChangeTag> = rdn_diff(&old, &new).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            tags,
+            [
+                ChangeTag::Delete,
+                ChangeTag::Insert,
+                ChangeTag::Equal,
+                ChangeTag::Delete,
+                ChangeTag::Insert,
+                ChangeTag::Equal
+            ]
+        );
     }
 
     #[test]

@@ -261,9 +261,7 @@ impl OrgState {
             .format_version
             .ok_or_else(|| missing("format_version"))?;
         let org_url = document.org_url.ok_or_else(|| missing("org_url"))?;
-        let directories = document
-            .directories
-            .ok_or_else(|| missing("directories"))?;
+        let directories = document.directories.ok_or_else(|| missing("directories"))?;
         let state = OrgState {
             format_version,
             org_url,
@@ -316,15 +314,26 @@ mod tests {
 
     #[test]
     fn only_a_whole_snapshot_is_a_snapshot() {
-        let whole = crate::fixtures::org(vec![crate::fixtures::directory("corp.example.com", None)]).to_json();
+        let whole =
+            crate::fixtures::org(vec![crate::fixtures::directory("corp.example.com", None)])
+                .to_json();
         assert!(OrgState::from_json(&whole).is_ok());
         let cases = [
             ("{}", "no `format_version`"),
             ("[]", "a JSON object"),
             ("  [\"1\", null, [], []]", "a JSON object"),
-            ("{\"format_version\": \"1\", \"directories\": []}", "no `org_url`"),
-            ("{\"format_version\": \"1\", \"org_url\": null}", "no `directories`"),
-            ("{\"org_url\": \"https://a.okta.com\", \"directories\": []}", "no `format_version`"),
+            (
+                "{\"format_version\": \"1\", \"directories\": []}",
+                "no `org_url`",
+            ),
+            (
+                "{\"format_version\": \"1\", \"org_url\": null}",
+                "no `directories`",
+            ),
+            (
+                "{\"org_url\": \"https://a.okta.com\", \"directories\": []}",
+                "no `format_version`",
+            ),
         ];
         for (text, want) in cases {
             let error = OrgState::from_json(text).expect_err(text);

@@ -231,7 +231,9 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
     // Whatever is written must load: the loader's own rules are the last word.
     if let Err(refused) = crate::config::Config::parse(&new, path) {
         return Err(Hinted::new(
-            format!("`{csv_name}` would make a config ouguard refuses; nothing was written: {refused}"),
+            format!(
+                "`{csv_name}` would make a config ouguard refuses; nothing was written: {refused}"
+            ),
             "fix the OU in the CSV (or pass `--directory DOMAIN`) and run `import-ous` again",
         ));
     }
@@ -293,11 +295,18 @@ mod tests {
     fn refuses_text_after_a_closing_quote_with_its_line() {
         let text = "OU,type\n\"OU=A,DC=corp,DC=com\",user\n\"OU=Staff,DC=corp,DC=com\"junk,user\n";
         let problems = parse_ou_csv(text).unwrap_err();
-        assert_eq!(problems, vec!["line 3: text `junk` after a field's closing quote"]);
+        assert_eq!(
+            problems,
+            vec!["line 3: text `junk` after a field's closing quote"]
+        );
         // Escaped quotes, blanks after the quote, quoted line breaks and the last field of
         // the file are fine.
         let fine = "OU,type\n\"OU=A \"\"x\"\",DC=corp,DC=com\" , user\n\"OU=B,\nDC=corp\",\"user\"";
-        assert!(text_after_closing_quotes(fine).is_empty(), "{:?}", text_after_closing_quotes(fine));
+        assert!(
+            text_after_closing_quotes(fine).is_empty(),
+            "{:?}",
+            text_after_closing_quotes(fine)
+        );
         let after_line_break = "OU,type\n\"OU=B,\nDC=corp\"x,user\n";
         assert_eq!(
             text_after_closing_quotes(after_line_break),

@@ -127,10 +127,7 @@ static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
 /// Announces a wait on stderr (above the progress bar, and on it, when there is one).
 fn announce_wait(notice: &WaitNotice) {
-    let bar = ACTIVE_BAR
-        .lock()
-        .map(|bar| bar.clone())
-        .unwrap_or_default();
+    let bar = ACTIVE_BAR.lock().map(|bar| bar.clone()).unwrap_or_default();
     match bar {
         Some(bar) => {
             bar.set_message(crate::redact::truncate(&notice.message, 80));

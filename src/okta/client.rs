@@ -79,7 +79,11 @@ impl WaitReporter {
 
 impl std::fmt::Debug for WaitReporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "WaitReporter(on)" } else { "WaitReporter(off)" })
+        f.write_str(if self.0.is_some() {
+            "WaitReporter(on)"
+        } else {
+            "WaitReporter(off)"
+        })
     }
 }
 
@@ -88,7 +92,10 @@ fn clock_time(epoch: u64) -> String {
     i64::try_from(epoch)
         .ok()
         .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-        .map_or_else(|| format!("epoch {epoch}"), |t| t.format("%H:%M:%SZ").to_string())
+        .map_or_else(
+            || format!("epoch {epoch}"),
+            |t| t.format("%H:%M:%SZ").to_string(),
+        )
 }
 
 /// Whole seconds of a wait, rounded up (a 0.4 s wait is "1 s").
@@ -299,8 +306,7 @@ impl OktaClient {
                 org_url_text: settings.org_url.clone(),
                 auth,
                 slots: Slots::new(options.max_concurrency),
-                limiter: RateLimiter::new(options.reset_padding)
-                    .with_share(options.max_api_share),
+                limiter: RateLimiter::new(options.reset_padding).with_share(options.max_api_share),
                 counters: Counters::default(),
                 options,
             }),
@@ -455,7 +461,9 @@ impl OktaClient {
                 if empty_in_a_row >= MAX_EMPTY_PAGES_IN_A_ROW {
                     return Err(endless(
                         pages - 1,
-                        &format!("{empty_in_a_row} empty pages in a row that still link to a next page"),
+                        &format!(
+                            "{empty_in_a_row} empty pages in a row that still link to a next page"
+                        ),
                     ));
                 }
             } else {
@@ -963,7 +971,9 @@ pub(crate) async fn read_start(
 }
 
 /// At most `limit` bytes of the body, and whether that was all of it. `refuse_early`: a
-/// `Content-Length` over the limit stops before reading anything.
+/// `Content-Length` over the limit stops before reading anything. The chunks are kept as
+/// they come and joined once at the end (a growing buffer would copy, and leave behind,
+/// every smaller size on its way up).
 async fn read_up_to(
     mut response: reqwest::Response,
     limit: usize,
@@ -975,22 +985,58 @@ async fn read_up_to(
     if refuse_early && announced.is_some_and(|n| n > limit) {
         return Ok((Vec::new(), false));
     }
-    let mut body: Vec<u8> = Vec::with_capacity(announced.unwrap_or(0).min(limit).min(1 << 20));
+    let mut chunks = Vec::new();
+    let mut length = 0usize;
+    let mut complete = true;
     while let Some(chunk) = response.chunk().await? {
-        let room = limit - body.len();
+        let room = limit - length;
         if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return Ok((body, false));
+            chunks.push(chunk.slice(..room));
+            length += room;
+            complete = false;
+            break;
         }
-        let needed = body.len() + chunk.len();
-        if needed > body.capacity() {
-            // Grow by doubling, but never past the limit.
-            let target = (body.capacity() * 2).max(needed).min(limit);
-            body.reserve_exact(target - body.len());
-        }
+        length += chunk.len();
+        chunks.push(chunk);
+    }
+    if !complete && refuse_early {
+        return Ok((Vec::new(), false));
+    }
+    let mut body = Vec::with_capacity(length);
+    for chunk in chunks {
         body.extend_from_slice(&chunk);
     }
-    Ok((body, true))
+    Ok((body, complete))
+}
+
+/// `error`'s message, formatted only up to a few hundred characters (a parse error can quote
+/// a whole string of the body, tens of megabytes).
+fn bounded_message(error: &dyn std::fmt::Display) -> String {
+    struct Bounded(String);
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            let room = crate::redact::OUTSIDE_TEXT_MAX_CHARS * 2
+                - self.0.len().min(crate::redact::OUTSIDE_TEXT_MAX_CHARS * 2);
+            if text.len() <= room {
+                self.0.push_str(text);
+                Ok(())
+            } else {
+                let mut cut = room;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.0.push_str(&text[..cut]);
+                Err(std::fmt::Error)
+            }
+        }
+    }
+    let mut out = Bounded(String::new());
+    let complete = std::fmt::write(&mut out, format_args!("{error}")).is_ok();
+    if complete {
+        out.0
+    } else {
+        format!("{}…", out.0)
+    }
 }
 
 fn outside(text: &str) -> String {
@@ -1049,7 +1095,7 @@ pub(crate) fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T, OktaError>
         request_id: reply.request_id.clone(),
         detail: format!(
             "{} (in a body of {} bytes)",
-            outside(&e.to_string()),
+            outside(&bounded_message(&e)),
             reply.body.len()
         ),
     })

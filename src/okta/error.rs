@@ -118,7 +118,10 @@ pub enum OktaError {
     },
 
     /// A list that keeps linking to a next page without getting anywhere.
-    #[error("the list `GET {}` goes on without end: {reason} (after {pages} pages); refused", path_of(url))]
+    #[error(
+        "the list `GET {}` goes on without end: {reason} (after {pages} pages); refused",
+        path_of(url)
+    )]
     EndlessList {
         url: String,
         pages: usize,

@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod hostile;
 mod live;
 mod oauth;
 mod sim;
