@@ -1359,7 +1359,6 @@ mod http_tests {
                 waited >= Duration::from_millis(1000),
                 "waited only {waited:?}"
             );
-            assert!(waited < Duration::from_secs(5), "waited {waited:?}");
             let requests = server.requests();
             assert_eq!(requests.len(), 3);
             assert_eq!(requests[1].header("x-okta-retry-for"), None);
@@ -1817,8 +1816,14 @@ mod http_tests {
     #[tokio::test]
     async fn concurrency_is_bounded() {
         bounded(async {
+            // Each answer is held a while, so requests pile up at the server if the client
+            // lets them: the server records the most it ever held at once.
             let server = script()
-                .route("GET", "/api/v1/apps", vec![Canned::ok("[]")])
+                .route(
+                    "GET",
+                    "/api/v1/apps",
+                    vec![Canned::ok("[]").delayed(Duration::from_millis(100))],
+                )
                 .start()
                 .await;
             let client = server.client(ClientOptions {
@@ -1826,7 +1831,7 @@ mod http_tests {
                 ..fast_options()
             });
             let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..6 {
+            for _ in 0..8 {
                 let client = client.clone();
                 tasks.spawn(
                     async move { client.get_json::<Value>("/api/v1/apps").await.map(|_| ()) },
@@ -1836,7 +1841,9 @@ mod http_tests {
                 assert!(matches!(done, Ok(Ok(()))));
             }
             assert_eq!(client.inner.slots.free(), 2);
-            assert_eq!(server.requests().len(), 6);
+            assert_eq!(server.requests().len(), 8);
+            let peak = server.peak_in_flight();
+            assert!((1..=2).contains(&peak), "{peak} requests in flight at once");
         })
         .await;
     }
@@ -2068,22 +2075,21 @@ mod http_tests {
                 .route(
                     "GET",
                     "/api/v1/things?after=1",
-                    vec![Canned::ok("[2]").delayed(Duration::from_secs(5))],
+                    // Never in time: waiting for it would fail the test (`bounded`).
+                    vec![Canned::ok("[2]").delayed(Duration::from_secs(3600))],
                 )
                 .start()
                 .await;
-            let client = server.client(fast_options());
-            let started = Instant::now();
+            let client = server.client(ClientOptions {
+                request_timeout: Duration::from_secs(3600),
+                ..fast_options()
+            });
             let e = client
                 .get_all::<u32>("/api/v1/things?limit=2")
                 .await
                 .expect_err("bad body");
             assert!(matches!(e, OktaError::Decode { .. }), "{e}");
             assert_eq!(e.request_id(), Some("req-1"), "the first page's body");
-            assert!(
-                started.elapsed() < Duration::from_secs(3),
-                "waited for the next page"
-            );
             assert_eq!(
                 client.inner.slots.free(),
                 12,
