@@ -60,9 +60,12 @@ impl std::fmt::Display for WaitNotice {
     }
 }
 
+/// A function told of each wait.
+type ReportWait = dyn Fn(&WaitNotice) + Send + Sync;
+
 /// Where the client announces its waits ([`WaitNotice`]); by default nowhere.
 #[derive(Clone, Default)]
-pub struct WaitReporter(Option<Arc<dyn Fn(&WaitNotice) + Send + Sync>>);
+pub struct WaitReporter(Option<Arc<ReportWait>>);
 
 impl WaitReporter {
     pub fn new(report: impl Fn(&WaitNotice) + Send + Sync + 'static) -> Self {
