@@ -41,3 +41,23 @@ pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> anyhow::
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_registered_secret_never_reaches_a_file() {
+        crate::redact::register("00filesSECRET_token_value_42");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.json");
+        let contents = "{\"group\": \"named 00filesSECRET_token_value_42 by a hostile server\"}";
+        super::write_atomically(&path, contents.as_bytes(), true).expect("written");
+        let written = std::fs::read_to_string(&path).expect("read back");
+        assert_eq!(
+            written,
+            "{\"group\": \"named [redacted] by a hostile server\"}"
+        );
+        // Anything else is written as given.
+        super::write_atomically(&path, b"plain", false).expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read back"), "plain");
+    }
+}

@@ -836,7 +836,8 @@ impl OktaClient {
                 let request_id = headers
                     .get("x-okta-request-id")
                     .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
+                    // A server's text like any other: it reaches reports and run records.
+                    .map(outside);
                 tracing::debug!(
                     method = %method,
                     path = %path_and_query,
@@ -1067,7 +1068,7 @@ fn api_error(answer: &Answer, method: &Method, url: &Url, oauth: bool) -> OktaEr
             .take(MAX_ERROR_CAUSES)
             .map(|t| outside(&t))
             .collect(),
-        request_id: answer.request_id.as_deref().map(outside),
+        request_id: answer.request_id.clone(),
         method: method.to_string(),
         url: url.to_string(),
         oauth,

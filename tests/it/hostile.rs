@@ -854,17 +854,17 @@ fn max_api_share_caps_the_requests_of_each_window_at_the_simulator() {
         seed: 12,
     });
     let window = Duration::from_secs(2);
-    let sim = SimOrg::start_blocking(SimConfig {
-        seed: state,
-        rate_limit_per_minute: 20,
-        rate_limit_window: window,
-        ..SimConfig::default()
-    })
-    .expect("sim starts");
     let dir = project();
-    let url = sim.url();
     let plan = |share: &str| {
-        sim.clear_requests();
+        // A fresh org each time: its windows start with this run's first request.
+        let sim = SimOrg::start_blocking(SimConfig {
+            seed: state.clone(),
+            rate_limit_per_minute: 20,
+            rate_limit_window: window,
+            ..SimConfig::default()
+        })
+        .expect("sim starts");
+        let url = sim.url();
         let out = run_measured(
             dir.path(),
             &["plan", "--max-api-share", share],
