@@ -30,6 +30,33 @@ const LONG_LIST: u32 = 1;
 /// refused, never buffered whole.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
+/// The most bytes of bodies being read at once, across all requests of one client: a dozen
+/// usual pages are a few MB, so only answers that would each pass the per-body limit soon
+/// anyway come near it; it keeps twelve 60 MiB answers from adding up.
+pub const MAX_BUFFERED_BYTES: usize = 96 << 20;
+
+/// The bytes of bodies one client is reading at once.
+#[derive(Debug, Default)]
+pub(crate) struct BodyBudget {
+    in_use: std::sync::atomic::AtomicUsize,
+}
+
+impl BodyBudget {
+    /// Takes `n` bytes; `false` (taking nothing) when that would pass the bound.
+    fn take(&self, n: usize) -> bool {
+        self.in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n)
+                    .filter(|total| *total <= MAX_BUFFERED_BYTES)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.in_use.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 /// The most of an error answer's body read (the rest is not looked at): an Okta error is
 /// a few hundred bytes.
 const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
@@ -219,6 +246,7 @@ struct Inner {
     slots: Slots,
     limiter: RateLimiter,
     counters: Counters,
+    bodies: BodyBudget,
 }
 
 impl std::fmt::Debug for OktaClient {
@@ -311,6 +339,7 @@ impl OktaClient {
                 slots: Slots::new(options.max_concurrency),
                 limiter: RateLimiter::new(options.reset_padding).with_share(options.max_api_share),
                 counters: Counters::default(),
+                bodies: BodyBudget::default(),
                 options,
             }),
         })
@@ -419,7 +448,7 @@ impl OktaClient {
                 Some(Ok(next)) => next,
                 last_or_bad => {
                     drop(slot);
-                    items.extend(decode::<Vec<T>>(&reply)?);
+                    items.extend(decode_list::<T>(&reply)?);
                     return match last_or_bad {
                         Some(Err(bad_link)) => Err(bad_link),
                         _ => Ok(items),
@@ -438,7 +467,7 @@ impl OktaClient {
             let (listed, fetched) = {
                 let fetch = pin!(self.send_on(Method::GET, next, None, priority, Some(slot)));
                 // On a blocking thread: this task must keep polling the request meanwhile.
-                let decoding = tokio::task::spawn_blocking(move || decode::<Vec<T>>(&reply));
+                let decoding = tokio::task::spawn_blocking(move || decode_list::<T>(&reply));
                 let decoding = pin!(async {
                     match decoding.await {
                         Ok(listed) => listed,
@@ -823,7 +852,7 @@ impl OktaClient {
             let status = response.status();
             let headers = response.headers().clone();
             let body = if status.is_success() {
-                read_capped(response, limit).await?
+                read_capped(response, limit, Some(&inner.bodies)).await?
             } else {
                 read_start(response, MAX_ERROR_BODY_BYTES.min(limit)).await?
             };
@@ -956,8 +985,9 @@ impl From<reqwest::Error> for ExchangeError {
 pub(crate) async fn read_capped(
     response: reqwest::Response,
     limit: usize,
+    budget: Option<&BodyBudget>,
 ) -> Result<Vec<u8>, ExchangeError> {
-    let (body, complete) = read_up_to(response, limit, true).await?;
+    let (body, complete) = read_up_to(response, limit, true, budget).await?;
     if complete {
         Ok(body)
     } else {
@@ -971,17 +1001,36 @@ pub(crate) async fn read_start(
     response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, reqwest::Error> {
-    Ok(read_up_to(response, limit, false).await?.0)
+    Ok(read_up_to(response, limit, false, None).await?.0)
 }
 
 /// At most `limit` bytes of the body, and whether that was all of it. `refuse_early`: a
 /// `Content-Length` over the limit stops before reading anything. The chunks are kept as
 /// they come and joined once at the end (a growing buffer would copy, and leave behind,
 /// every smaller size on its way up).
+///
+/// `budget`: the bytes are also taken from the client's budget of bodies being read (and
+/// given back once joined); a body that would pass it counts as over the limit.
 async fn read_up_to(
+    response: reqwest::Response,
+    limit: usize,
+    refuse_early: bool,
+    budget: Option<&BodyBudget>,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut taken = 0usize;
+    let read = read_chunks(response, limit, refuse_early, budget, &mut taken).await;
+    if let Some(budget) = budget {
+        budget.give_back(taken);
+    }
+    read
+}
+
+async fn read_chunks(
     mut response: reqwest::Response,
     limit: usize,
     refuse_early: bool,
+    budget: Option<&BodyBudget>,
+    taken: &mut usize,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
     let announced = response
         .content_length()
@@ -994,9 +1043,13 @@ async fn read_up_to(
     let mut complete = true;
     while let Some(chunk) = response.chunk().await? {
         let room = limit - length;
-        if chunk.len() > room {
-            chunks.push(chunk.slice(..room));
-            length += room;
+        let within_budget = budget.is_none_or(|b| b.take(chunk.len()));
+        if within_budget && budget.is_some() {
+            *taken += chunk.len();
+        }
+        if chunk.len() > room || !within_budget {
+            chunks.push(chunk.slice(..room.min(chunk.len())));
+            length += room.min(chunk.len());
             complete = false;
             break;
         }
@@ -1089,6 +1142,34 @@ fn transport_error(error: reqwest::Error, method: &Method, url: &Url) -> OktaErr
             source: error,
         }
     }
+}
+
+/// Parses a 2xx page of a list. Anything but a JSON array is refused before parsing: a
+/// parser's message would quote a string body whole (tens of megabytes, allocated again).
+pub(crate) fn decode_list<T: DeserializeOwned>(reply: &Reply) -> Result<Vec<T>, OktaError> {
+    let first = reply
+        .body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    if first != Some(b'[') {
+        let found = match first {
+            None => "an empty body".to_string(),
+            Some(b'{') => "a JSON object".to_string(),
+            Some(b'"') => "a JSON string".to_string(),
+            Some(_) => "something else".to_string(),
+        };
+        return Err(OktaError::Decode {
+            method: reply.method.to_string(),
+            url: reply.url.to_string(),
+            request_id: reply.request_id.clone(),
+            detail: format!(
+                "a list page must be a JSON array, found {found} (in a body of {} bytes)",
+                reply.body.len()
+            ),
+        });
+    }
+    decode(reply)
 }
 
 /// Parses a 2xx body; a mismatch names the endpoint and what was wrong, never the body.

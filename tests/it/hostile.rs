@@ -419,10 +419,21 @@ fn a_huge_page_or_a_huge_string_is_refused_in_bounded_memory() {
     let out = run(dir.path(), &string.url, &["plan"], &[]);
     out.assert_failed_with("is larger than 64 MiB; refused");
 
-    // A 40 MB string, under the limit: the error quotes a few hundred characters of it.
+    // A 40 MB string under the limit, as the page: refused as not a list, unquoted.
     let under =
         Hostile::start(|_, _| async { streamed("\"", "a", 40 << 20, "\"").into_response() });
     let out = run(dir.path(), &under.url, &["plan"], &[]);
+    out.assert_failed_with("a list page must be a JSON array, found a JSON string");
+    assert!(
+        out.stderr.len() < 2_000,
+        "{} bytes of stderr",
+        out.stderr.len()
+    );
+
+    // …and as an item of the page: the parser's message quotes a few hundred characters.
+    let item =
+        Hostile::start(|_, _| async { streamed("[\"", "a", 40 << 20, "\"]").into_response() });
+    let out = run(dir.path(), &item.url, &["plan"], &[]);
     out.assert_failed_with("unexpected response from okta for `GET /api/v1/apps`");
     assert!(
         out.stderr.len() < 2_000,
