@@ -102,6 +102,10 @@ pub struct ConnectionArgs {
     /// Requests in flight at most (stay under the org's concurrent-request limit).
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub concurrency: usize,
+    /// The most of each of the org's rate-limit windows ouguard uses, in percent (the rest
+    /// is left to the org's other integrations); default `[okta] max_api_share`, else 50.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub max_api_share: Option<u8>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod planner;
 pub mod prompt;
 pub mod recheck;
+pub mod redact;
 pub mod render;
 pub mod rules;
 pub mod runrecord;

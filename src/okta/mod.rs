@@ -18,7 +18,10 @@ mod test_server;
 mod wire;
 mod writes;
 
-pub use client::{ClientOptions, ClientStats, OktaClient};
+pub use client::{
+    ClientOptions, ClientStats, OktaClient, WaitNotice, WaitReporter, DEFAULT_MAX_API_SHARE,
+    MAX_PAGES, MAX_RESPONSE_BYTES,
+};
 pub use error::{ApiError, OktaError, TokenRefusal};
 pub use event_hooks::{EventHook, EventHookLifecycle, EventHookSpec};
 pub use events::{parse_event_hook_delivery, Delivery, DeliveryError, LogPage};

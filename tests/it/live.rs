@@ -397,7 +397,6 @@ fn transient_faults_in_the_middle_of_a_read_still_give_the_right_plan() {
     ];
     for (what, fault) in cases {
         let live = demo_with_fault(fault);
-        let started = Instant::now();
         let plan = live.plan_json(&[]);
         assert_eq!(
             comparable(plan, &["created_at", "checksum", "org_url"]),
@@ -414,11 +413,6 @@ fn transient_faults_in_the_middle_of_a_read_still_give_the_right_plan() {
             requests.len(),
             minimum_requests(&seed::demo()) + disrupted,
             "{what}: one resend per disrupted request"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "{what}: took {:?}",
-            started.elapsed()
         );
     }
 }

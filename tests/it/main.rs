@@ -3,6 +3,7 @@
 mod apply;
 mod cli;
 mod guard;
+mod hostile;
 mod live;
 mod oauth;
 mod review;
