@@ -303,6 +303,12 @@ fn api_hint(api: &ApiError) -> Option<String> {
 
 /// The OAuth scope an endpoint needs (also tells an API-token admin what is being done).
 pub(crate) fn required_scope(path: &str, write: bool) -> &'static str {
+    if path.starts_with("/api/v1/logs") {
+        return "okta.logs.read";
+    }
+    if path.starts_with("/api/v1/groups") && !write {
+        return "okta.groups.read";
+    }
     match (
         path.starts_with("/api/v1/mappings"),
         path.starts_with("/api/v1/meta/types/user"),

@@ -5,6 +5,7 @@
 mod client;
 mod dpop;
 mod error;
+mod evidence;
 mod keys;
 mod oauth;
 mod ratelimit;
@@ -18,6 +19,7 @@ mod writes;
 
 pub use client::{ClientOptions, ClientStats, OktaClient};
 pub use error::{ApiError, OktaError, TokenRefusal};
+pub use evidence::{read_evidence, EvidenceRequest, PROVISIONING_EVENT_TYPES};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
 pub use settings::{

@@ -36,6 +36,11 @@ pub enum ScopeSet {
     Read,
     /// `apply`: the read scopes plus `okta.apps.manage` and `okta.profileMappings.manage`.
     Apply,
+    /// `plan --evidence`, `import-ous --discover`: the read scopes plus `okta.users.read`,
+    /// `okta.groups.read` and `okta.logs.read`.
+    Evidence,
+    /// `apply --evidence`: both.
+    ApplyWithEvidence,
 }
 
 impl ScopeSet {
@@ -47,8 +52,11 @@ impl ScopeSet {
             "okta.profileMappings.read",
             "okta.userTypes.read",
         ];
-        if self == ScopeSet::Apply {
+        if matches!(self, ScopeSet::Apply | ScopeSet::ApplyWithEvidence) {
             scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]);
+        }
+        if matches!(self, ScopeSet::Evidence | ScopeSet::ApplyWithEvidence) {
+            scopes.extend(["okta.users.read", "okta.groups.read", "okta.logs.read"]);
         }
         scopes.into_iter().map(str::to_string).collect()
     }

@@ -17,6 +17,8 @@ pub enum Scope {
     ProfileMappingsManage,
     UserTypesRead,
     LogsRead,
+    GroupsRead,
+    UsersRead,
 }
 
 impl Scope {
@@ -30,6 +32,8 @@ impl Scope {
             Scope::ProfileMappingsManage => "okta.profileMappings.manage",
             Scope::UserTypesRead => "okta.userTypes.read",
             Scope::LogsRead => "okta.logs.read",
+            Scope::GroupsRead => "okta.groups.read",
+            Scope::UsersRead => "okta.users.read",
         }
     }
 
@@ -43,6 +47,8 @@ impl Scope {
             Scope::ProfileMappingsManage,
             Scope::UserTypesRead,
             Scope::LogsRead,
+            Scope::GroupsRead,
+            Scope::UsersRead,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)

@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub mappings_unavailable: AtomicBool,
     pub concurrency: Option<Arc<Semaphore>>,
     pub local_addr: SocketAddr,
+    /// Who populates the org again when its state is replaced.
+    pub population: super::population::Population,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicked handler must not take the org down).

@@ -198,6 +198,9 @@ fn record_assignment_event(
         display_message: format!("Update app group assignment of {group_name} to {app_label}"),
         request_id: ctx.request_id.clone(),
         request_uri: ctx.path_and_query.clone(),
+        outcome_result: "SUCCESS",
+        outcome_reason: None,
+        by_system: false,
         targets: vec![
             EventTarget {
                 id: app_id.to_string(),

@@ -207,6 +207,9 @@ pub(super) async fn update_mapping(
         display_message: format!("Update profile mapping {} ({target_label})", snapshot.id),
         request_id: ctx.request_id.clone(),
         request_uri: ctx.path_and_query.clone(),
+        outcome_result: "SUCCESS",
+        outcome_reason: None,
+        by_system: false,
         targets: vec![EventTarget {
             id: snapshot.id.clone(),
             kind: "PropertyMapping".into(),

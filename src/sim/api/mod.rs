@@ -5,6 +5,7 @@
 //! `logs` (System Log). Handlers read and write the `Store`; cross-cutting behaviour (auth,
 //! rate limits, faults, request ids) belongs to `server`, never here.
 
+mod app_users;
 mod apps;
 mod assignments;
 mod logs;
@@ -43,6 +44,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(assignments::get_app_group)
                 .put(assignments::put_app_group)
                 .patch(assignments::patch_app_group),
+        )
+        .route(
+            "/api/v1/apps/{app_id}/users",
+            get(app_users::list_app_users),
+        )
+        .route(
+            "/api/v1/groups/{group_id}/users",
+            get(app_users::list_group_users),
         )
         .route("/api/v1/mappings", get(mappings::list_mappings))
         .route(
