@@ -21,6 +21,8 @@ pub struct Config {
     pub directories: Vec<DirectoryConfig>,
     pub retargets: Vec<RetargetPin>,
     pub strategy: Option<Strategy>,
+    /// `[plan] evidence = true`: every plan reads evidence, as with `--evidence`.
+    pub evidence: bool,
 }
 
 /// A `[directory."…"]` table.
@@ -80,6 +82,7 @@ struct RawRetarget {
 #[serde(deny_unknown_fields)]
 struct RawPlanSection {
     strategy: Option<Spanned<String>>,
+    evidence: Option<bool>,
 }
 
 /// 1-based line of a byte offset.
@@ -118,7 +121,7 @@ impl Config {
             let message = e.message().trim_end_matches('.').to_string();
             let fix = if message.contains("unknown field") {
                 "; the keys are [org] url, [directory.\"DOMAIN\"] import_ous, [[retarget]] \
-                 directory/group/to, and [plan] strategy"
+                 directory/group/to, and [plan] strategy/evidence"
             } else {
                 ""
             };
@@ -185,7 +188,9 @@ impl Config {
                 origin: format!("{shown} line {line}"),
             });
         }
-        if let Some(strategy) = raw.plan.and_then(|p| p.strategy) {
+        let (strategy, evidence) = raw.plan.map_or((None, None), |p| (p.strategy, p.evidence));
+        config.evidence = evidence.unwrap_or(false);
+        if let Some(strategy) = strategy {
             let line = line_of(text, strategy.span().start);
             config.strategy =
                 Some(Strategy::parse(strategy.get_ref()).map_err(|m| error(Some(line), m))?);

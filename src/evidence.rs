@@ -66,6 +66,8 @@ pub enum Source {
     GroupMembers,
     /// `GET /api/v1/logs`.
     SystemLog,
+    /// `GET /api/v1/users/{id}/groups`: which group provisions a failing user.
+    UserGroups,
 }
 
 impl Source {
@@ -76,6 +78,7 @@ impl Source {
             Source::AppUsers => "okta.apps.read",
             Source::GroupMembers => "okta.groups.read",
             Source::SystemLog => "okta.logs.read",
+            Source::UserGroups => "okta.users.read",
         }
     }
 
@@ -85,6 +88,7 @@ impl Source {
             Source::AppUsers => "app users",
             Source::GroupMembers => "group members",
             Source::SystemLog => "the System Log",
+            Source::UserGroups => "users' groups",
         }
     }
 }
@@ -116,6 +120,9 @@ pub struct OrgEvidence {
     /// Group id → members, for the groups that were read.
     pub members: HashMap<String, Vec<Member>>,
     pub unavailable: Vec<Unavailable>,
+    /// User id → every group the user is a member of, for the failing members of finding
+    /// groups that were looked up (to find the group that provisions them).
+    pub user_groups: HashMap<String, Vec<String>>,
     /// HTTP requests the evidence cost.
     pub requests: u64,
 }
@@ -416,6 +423,31 @@ fn standings(dir: &DirectoryEvidence) -> BTreeMap<String, UserStanding> {
     out
 }
 
+/// Users whose groups must be read to know which group provisions them: the failing users
+/// of each directory who are members of a finding group there. At most `cap`; `None` when
+/// there are more (the attribution then uses the finding groups alone).
+#[must_use]
+pub fn users_to_place(
+    findings: &[Finding],
+    evidence: &OrgEvidence,
+    cap: usize,
+) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for dir in &evidence.directories {
+        let standing = standings(dir);
+        for f in findings.iter().filter(|f| f.directory.app_id == dir.app_id) {
+            let Some(group) = &f.group else { continue };
+            for m in evidence.members.get(&group.id).into_iter().flatten() {
+                if standing.contains_key(&m.user_id) && seen.insert(m.user_id.clone()) {
+                    out.push(m.user_id.clone());
+                }
+            }
+        }
+    }
+    (out.len() <= cap).then_some(out)
+}
+
 fn evidence_of(users: Vec<FailingUser>, sources: Vec<Source>) -> FindingEvidence {
     let mut users = users;
     // Still failing first, then by login.
@@ -436,6 +468,14 @@ fn evidence_of(users: Vec<FailingUser>, sources: Vec<Source>) -> FindingEvidence
         likely_false: None,
         imported_users_in_ou: None,
     }
+}
+
+fn assigned(state: &OrgState, app_id: &str, group_id: &str) -> bool {
+    state
+        .directories
+        .iter()
+        .find(|d| d.app_id == app_id)
+        .is_some_and(|d| d.assignments.iter().any(|a| a.group_id == group_id))
 }
 
 fn priority_of(state: &OrgState, app_id: &str, group_id: &str) -> i64 {
@@ -492,10 +532,29 @@ pub fn attach(
                 }
             }
         }
-        let provisioned_by: HashMap<String, String> = provisioned_by
+        let mut provisioned_by: HashMap<String, String> = provisioned_by
             .into_iter()
             .map(|(u, (_, g))| (u.to_string(), g.to_string()))
             .collect();
+        // Where a user's groups were read, the group that provisions them is their
+        // highest-priority group assigned to this directory, finding or not.
+        for (user, groups) in &evidence.user_groups {
+            if !provisioned_by.contains_key(user) {
+                continue;
+            }
+            let best = groups
+                .iter()
+                .filter(|g| assigned(state, &dir.app_id, g))
+                .min_by_key(|g| priority_of(state, &dir.app_id, g));
+            match best {
+                Some(g) => {
+                    provisioned_by.insert(user.clone(), g.clone());
+                }
+                None => {
+                    provisioned_by.remove(user);
+                }
+            }
+        }
         let imported = dir
             .app_users
             .as_deref()

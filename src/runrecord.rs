@@ -125,3 +125,28 @@ pub fn write_record_at(path: &Path, lines: &[Value]) -> anyhow::Result<()> {
     crate::files::write_atomically(path, text.as_bytes(), true)?;
     Ok(())
 }
+
+/// The `retry` line of a run record: after an applied change, the users whose failed
+/// provisioning should be retried (Dashboard > Tasks; Okta has no API for it). Read back
+/// by `plan --evidence` to show whether they provisioned since.
+#[must_use]
+pub fn retry_line(list: &crate::evidence::RetryList) -> Value {
+    let mut line = json!({"type": "retry"});
+    if let (Value::Object(line), Ok(Value::Object(fields))) =
+        (&mut line, serde_json::to_value(list))
+    {
+        line.extend(fields);
+    }
+    line
+}
+
+/// A `retry` line read back; `None` for any other line, or one that does not parse.
+#[must_use]
+pub fn parse_retry_line(line: &str) -> Option<crate::evidence::RetryList> {
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    let object = value.as_object_mut()?;
+    if object.remove("type")? != "retry" {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}

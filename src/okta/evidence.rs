@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use super::client::OktaClient;
 use super::error::OktaError;
 use super::reader::segment;
-use super::wire::{WireAppUser, WireLogEvent, WireMember};
+use super::wire::{WireAppUser, WireLogEvent, WireMember, WireUserGroup};
 use crate::evidence::{
     AppUserFact, DirectoryEvidence, Member, OrgEvidence, ProvisioningEvent, Source, Unavailable,
 };
@@ -159,4 +159,38 @@ pub async fn read_evidence(client: &OktaClient, request: &EvidenceRequest) -> Or
     }
     evidence.requests = client.stats().requests.saturating_sub(before);
     evidence
+}
+
+/// Reads the groups of each user in `users` (`GET /api/v1/users/{id}/groups`), to learn
+/// which group provisions them. Adds to `evidence.user_groups`; a failure is noted once
+/// (scope `okta.users.read`) and the rest are not asked.
+pub async fn read_user_groups(client: &OktaClient, users: &[String], evidence: &mut OrgEvidence) {
+    let before = client.stats().requests;
+    let reads = users.iter().map(|user_id| async move {
+        let listed: Result<Vec<WireUserGroup>, OktaError> = client
+            .get_all(&format!("/api/v1/users/{}/groups", segment(user_id)))
+            .await;
+        (user_id.clone(), listed)
+    });
+    for (user_id, listed) in join_all(reads).await {
+        match listed {
+            Ok(groups) => {
+                evidence
+                    .user_groups
+                    .insert(user_id, groups.into_iter().map(|g| g.id).collect());
+            }
+            Err(e) => {
+                if !evidence
+                    .unavailable
+                    .iter()
+                    .any(|u| u.source == Source::UserGroups)
+                {
+                    evidence
+                        .unavailable
+                        .push(unavailable(Source::UserGroups, &e));
+                }
+            }
+        }
+    }
+    evidence.requests += client.stats().requests.saturating_sub(before);
 }

@@ -441,3 +441,9 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc))
 }
+
+/// A group a user is a member of (`GET /api/v1/users/{id}/groups`): only its id matters.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireUserGroup {
+    pub id: String,
+}

@@ -302,6 +302,34 @@ pub struct GroupLinks {
     pub self_link: Href,
 }
 
+impl<'a> Group<'a> {
+    /// A group on its own (`/api/v1/users/{id}/groups`).
+    #[must_use]
+    pub fn standalone(
+        id: &'a str,
+        (name, created): (Cow<'a, str>, Cow<'a, str>),
+        base: &str,
+    ) -> Group<'a> {
+        Group {
+            id,
+            created: created.clone(),
+            last_updated: created.clone(),
+            last_membership_updated: created,
+            object_class: ["okta:user_group"],
+            kind: "OKTA_GROUP",
+            profile: GroupProfile {
+                name,
+                description: None,
+            },
+            links: GroupLinks {
+                self_link: Href {
+                    href: format!("{base}/api/v1/groups/{id}"),
+                },
+            },
+        }
+    }
+}
+
 impl<'a> GroupAssignment<'a> {
     /// `group` is the group's name and `created` timestamp ([`super::store::Store::group_view`]).
     #[must_use]

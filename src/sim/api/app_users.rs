@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
+use axum::response::IntoResponse;
 use axum::Extension;
 
 use super::{paged, paginate, require, ApiResult, OktaPath, Query};
@@ -98,4 +99,30 @@ pub(super) async fn list_group_users(
         .map(|u| wire::User::from_store(u, &default_type, &ctx.base_url))
         .collect();
     Ok(paged(&ctx, &query, body, next.as_deref()))
+}
+
+/// `/api/v1/users/{id}/groups`: the groups a user is a member of (one page, as in Okta).
+/// Scope `okta.users.read`.
+pub(super) async fn list_user_groups(
+    State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<RequestContext>,
+    OktaPath(user_id): OktaPath<String>,
+) -> ApiResult {
+    require(&ctx, Scope::UsersRead)?;
+    let store = lock(&shared.store);
+    if !store.users.contains_key(&user_id) {
+        return Err(ApiError::not_found(&user_id, "User"));
+    }
+    let mut groups: Vec<&str> = store
+        .members
+        .iter()
+        .filter(|(_, members)| members.iter().any(|m| *m == user_id))
+        .map(|(g, _)| g.as_str())
+        .collect();
+    groups.sort_unstable();
+    let body: Vec<wire::Group> = groups
+        .into_iter()
+        .map(|g| wire::Group::standalone(g, store.group_view(g), &ctx.base_url))
+        .collect();
+    Ok(axum::Json(body).into_response())
 }

@@ -53,6 +53,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/groups/{group_id}/users",
             get(app_users::list_group_users),
         )
+        .route(
+            "/api/v1/users/{user_id}/groups",
+            get(app_users::list_user_groups),
+        )
         .route("/api/v1/mappings", get(mappings::list_mappings))
         .route(
             "/api/v1/mappings/{mapping_id}",
