@@ -28,11 +28,20 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
     let interactive = is_interactive();
     let settings = session::settings(global, &args.connection, &config)?;
+    let window = if args.file.is_some() {
+        None
+    } else {
+        super::evidence::window(&args.planning, &config)?
+    };
     let session = session::connect(
         global,
         &settings,
         args.connection.concurrency,
-        crate::okta::ScopeSet::Apply,
+        if window.is_some() {
+            crate::okta::ScopeSet::ApplyWithEvidence
+        } else {
+            crate::okta::ScopeSet::Apply
+        },
     )?;
     let org_url = session.client.org_url().to_string();
     let mut stdout = std::io::stdout().lock();
@@ -55,7 +64,20 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 ));
             }
             let state = session.read_state(global)?;
-            let plan = make_plan(&config, &args.planning, state, Some(org_url.clone()))?;
+            let evidence_state = window.map(|_| state.clone());
+            let mut plan = make_plan(&config, &args.planning, state, Some(org_url.clone()))?;
+            if let (Some(mut state), Some(window)) = (evidence_state, window) {
+                config.declare_import_ous(&mut state)?;
+                let mut evidence = super::evidence::read(
+                    &session,
+                    &state,
+                    super::evidence::finding_groups(&plan),
+                    Some(window),
+                );
+                super::evidence::place_users(&session, &mut plan, &mut evidence);
+                let lists = super::evidence::retry_lists(std::path::Path::new("."));
+                super::evidence::seal(&mut plan, &state, &evidence, &lists);
+            }
             render_plan(&plan, &mut stdout, global.color)?;
             if !plan.has_changes() {
                 return Ok(Outcome::Success);
@@ -143,7 +165,11 @@ pub(crate) fn apply_approved(
     let confirm_manual = confirm_manual && !interrupted;
     let record_path = new_record_path(std::path::Path::new("."), plan, &started_at)?;
     let record = |outcomes: &[ChangeOutcome]| {
-        let lines = record_lines(plan, &org_url, &started_at, &super::now_rfc3339(), outcomes);
+        let finished_at = super::now_rfc3339();
+        let mut lines = record_lines(plan, &org_url, &started_at, &finished_at, outcomes);
+        for list in super::evidence::retry_lists_after(plan, outcomes, &finished_at) {
+            lines.push(crate::runrecord::retry_line(&list));
+        }
         write_record_at(&record_path, &lines)
     };
     let has_manual_steps = plan
@@ -174,6 +200,10 @@ pub(crate) fn apply_approved(
     // The record first: it must exist even when stdout is gone (`apply … | head`).
     record(&outcomes)?;
     report(&outcomes, &mut stdout)?;
+    super::evidence::print_retry_lists(
+        &super::evidence::retry_lists_after(plan, &outcomes, &started_at),
+        &mut stdout,
+    )?;
     drop(deferred);
     if !global.quiet {
         writeln!(stdout, "Run record: `{}`", record_path.display())?;
@@ -199,6 +229,7 @@ fn refuse_planning_options(planning: &PlanningArgs) -> anyhow::Result<()> {
         ("--retarget", !planning.retarget.is_empty()),
         ("--target", !planning.target.is_empty()),
         ("--exclude", !planning.exclude.is_empty()),
+        ("--evidence", planning.evidence),
     ]
     .into_iter()
     .filter_map(|(flag, present)| present.then_some(flag))

@@ -178,6 +178,87 @@ pub fn seal(plan: &mut Plan, state: &OrgState, evidence: &OrgEvidence, lists: &[
     plan.checksum = plan.compute_checksum();
 }
 
+/// After an apply: per applied change (or confirmed manual step), the users of the fixed
+/// findings' evidence who were still failing, to retry in Dashboard > Tasks.
+#[must_use]
+pub fn retry_lists_after(
+    plan: &Plan,
+    outcomes: &[crate::apply::ChangeOutcome],
+    applied_at: &str,
+) -> Vec<RetryList> {
+    use crate::apply::ChangeResult;
+    let mut lists = Vec::new();
+    for outcome in outcomes {
+        if !matches!(
+            outcome.result,
+            ChangeResult::Applied { .. }
+                | ChangeResult::AlreadyApplied
+                | ChangeResult::ManualConfirmed
+        ) {
+            continue;
+        }
+        let Some(change) = plan.resource_changes.get(outcome.index) else {
+            continue;
+        };
+        let fixed: Vec<&str> = change.fixed_findings().collect();
+        let users = evidence::retry_users(
+            plan.findings
+                .iter()
+                .filter(|f| fixed.contains(&f.id.as_str())),
+        );
+        if users.is_empty() {
+            continue;
+        }
+        lists.push(RetryList {
+            finding: change.finding.clone(),
+            directory: change.directory.clone(),
+            address: change.address.clone(),
+            applied_at: applied_at.to_string(),
+            users,
+        });
+    }
+    lists
+}
+
+/// Prints the retry lists: who, and where in the admin console.
+pub fn print_retry_lists(lists: &[RetryList], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    if lists.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Retry the failed provisioning of these users now that the fix is in (Okta has no API for it): \
+         admin console > Dashboard > Tasks > the directory's provisioning task > Retry"
+    )?;
+    for list in lists {
+        let logins: Vec<&str> = list
+            .users
+            .iter()
+            .map(|u| u.login.as_str())
+            .take(20)
+            .collect();
+        let more = list.users.len().saturating_sub(logins.len());
+        writeln!(
+            out,
+            "  {} ({}): {} user(s): {}{}",
+            list.finding,
+            list.directory.domain,
+            list.users.len(),
+            logins.join(", "),
+            if more > 0 {
+                format!(" and {more} more (all in the run record)")
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "Then `ouguard plan --evidence` shows who provisioned since."
+    )
+}
+
 /// The group ids whose members evidence needs: those of group findings.
 #[must_use]
 pub fn finding_groups(plan: &Plan) -> Vec<String> {
