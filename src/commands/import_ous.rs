@@ -214,6 +214,7 @@ fn discover(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         crate::okta::ScopeSet::Evidence,
     )?;
     let mut state = session.read_state(global)?;
+    config.declare_import_ous(&mut state)?;
     if let Some(directory) = &args.directory {
         state
             .directories
@@ -225,7 +226,6 @@ fn discover(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    config.declare_import_ous(&mut state)?;
     let evidence = super::evidence::read(&session, &state, Vec::new(), None);
     if let Some(u) = evidence.unavailable.first() {
         return Err(Hinted::new(

@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod evidence;
 mod live;
 mod oauth;
 mod sim;
