@@ -293,6 +293,8 @@ pub struct Group<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupProfile<'a> {
     pub name: Cow<'a, str>,
+    /// A string when set (the spec's `OktaUserGroupProfile` has no null description).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
 }
 
