@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use anyhow::Context as _;
+
 use super::{read_input_file, Global};
 use crate::cli::ImportOusArgs;
 use crate::dn::Dn;
@@ -213,7 +215,16 @@ fn discover(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         args.connection.concurrency,
         crate::okta::ScopeSet::Evidence,
     )?;
-    let mut state = session.read_state(global)?;
+    // Only the directories: discovery needs no assignments and no mappings.
+    let directories = session
+        .runtime
+        .block_on(crate::okta::list_directories(&session.client))
+        .with_context(|| format!("failed to read the org `{}`", session.client.org_url()))?;
+    let mut state = crate::state::OrgState {
+        org_url: Some(session.client.org_url().to_string()),
+        directories,
+        ..crate::state::OrgState::default()
+    };
     config.declare_import_ous(&mut state)?;
     if let Some(directory) = &args.directory {
         state

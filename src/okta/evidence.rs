@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 
 use super::client::OktaClient;
 use super::error::OktaError;
-use super::reader::segment;
-use super::wire::{WireAppUser, WireLogEvent, WireMember, WireUserGroup};
+use super::reader::{segment, AD_APPS_PATH};
+use super::wire::{App, WireAppUser, WireLogEvent, WireMember, WireUserGroup};
 use crate::evidence::{
     AppUserFact, DirectoryEvidence, Member, OrgEvidence, ProvisioningEvent, Source, Unavailable,
 };
@@ -22,6 +22,41 @@ pub const PROVISIONING_EVENT_TYPES: [&str; 2] = [
     "application.provision.user.sync",
     "application.provision.user.push",
 ];
+
+/// The org's AD directories only (the apps list: no assignments, no mappings), what
+/// `import-ous --discover` needs before the app users.
+///
+/// # Errors
+/// The apps list cannot be read.
+pub async fn list_directories(
+    client: &OktaClient,
+) -> Result<Vec<crate::state::Directory>, OktaError> {
+    let apps: Vec<App> = client.get_all(AD_APPS_PATH).await?;
+    Ok(apps
+        .into_iter()
+        .filter(|app| app.name.as_deref().is_none_or(|n| n == "active_directory"))
+        .map(|app| {
+            let domain = app.naming_context().map_or_else(
+                || app.label.clone().unwrap_or_else(|| app.id.clone()),
+                str::to_string,
+            );
+            crate::state::Directory {
+                status: if app.status.as_deref() == Some("ACTIVE") {
+                    crate::state::AppStatus::Active
+                } else {
+                    crate::state::AppStatus::Inactive
+                },
+                label: app.label.clone().unwrap_or_else(|| domain.clone()),
+                app_id: app.id,
+                domain,
+                import_ous: None,
+                assignments: Vec::new(),
+                mappings: Vec::new(),
+                mappings_read: true,
+            }
+        })
+        .collect())
+}
 
 /// What to read.
 #[derive(Debug, Clone, Default)]

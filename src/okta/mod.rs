@@ -19,7 +19,9 @@ mod writes;
 
 pub use client::{ClientOptions, ClientStats, OktaClient};
 pub use error::{ApiError, OktaError, TokenRefusal};
-pub use evidence::{read_evidence, read_user_groups, EvidenceRequest, PROVISIONING_EVENT_TYPES};
+pub use evidence::{
+    list_directories, read_evidence, read_user_groups, EvidenceRequest, PROVISIONING_EVENT_TYPES,
+};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
 pub use settings::{
