@@ -40,8 +40,7 @@ pub fn parse_since(text: &str) -> anyhow::Result<ChronoDuration> {
                 "`--since {text}` reaches further back than the {MAX_SINCE_DAYS} days Okta keeps"
             ),
             "pass `--since 90d` or less",
-        )
-        .into());
+        ));
     }
     Ok(duration)
 }

@@ -343,10 +343,8 @@ fn discover(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
-    if !args.json || args.write {
-        if !global.quiet && !args.json {
-            write!(stdout, "{}", crate::config::file_diff(path, &old, &new))?;
-        }
+    if !global.quiet && !args.json {
+        write!(stdout, "{}", crate::config::file_diff(path, &old, &new))?;
     }
     let approved = if args.write {
         true

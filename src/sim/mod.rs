@@ -220,6 +220,28 @@ impl SimControl {
         population::failing(&lock(&self.shared.store))
     }
 
+    /// How many app users the directory `app_id` has.
+    #[must_use]
+    pub fn app_user_count(&self, app_id: &str) -> usize {
+        lock(&self.shared.store)
+            .app(app_id)
+            .and_then(|a| a.directory().map(|d| d.app_users.len()))
+            .unwrap_or(0)
+    }
+
+    /// How many provisioning events (push or sync) name the app `app_id` among their targets.
+    #[must_use]
+    pub fn provisioning_event_count(&self, app_id: &str) -> usize {
+        lock(&self.shared.store)
+            .events
+            .iter()
+            .filter(|e| {
+                e.event_type.starts_with("application.provision.user.")
+                    && e.targets.iter().any(|t| t.id == app_id)
+            })
+            .count()
+    }
+
     /// Would provisioning a new member of each assigned group succeed?
     #[must_use]
     pub fn provisioning_check(&self) -> ProvisioningReport {

@@ -404,7 +404,7 @@ pub fn retry(
         if app_user.sync_state != "ERROR" {
             continue;
         }
-        if only.is_some_and(|only| !only.iter().any(|u| *u == app_user.user_id)) {
+        if only.is_some_and(|only| !only.contains(&app_user.user_id)) {
             continue;
         }
         let AppUserOrigin::Group(group_id) = &app_user.origin else {

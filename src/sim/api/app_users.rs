@@ -116,7 +116,7 @@ pub(super) async fn list_user_groups(
     let mut groups: Vec<&str> = store
         .members
         .iter()
-        .filter(|(_, members)| members.iter().any(|m| *m == user_id))
+        .filter(|(_, members)| members.contains(&user_id))
         .map(|(g, _)| g.as_str())
         .collect();
     groups.sort_unstable();
