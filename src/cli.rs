@@ -83,7 +83,7 @@ pub struct PlanningArgs {
     #[arg(long)]
     pub evidence: bool,
     /// How far back the System Log is read for `--evidence`: `7d` (default), `36h`, at most `90d`.
-    #[arg(long, value_name = "DURATION", requires = "evidence")]
+    #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
 }
 

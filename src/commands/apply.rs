@@ -230,6 +230,7 @@ fn refuse_planning_options(planning: &PlanningArgs) -> anyhow::Result<()> {
         ("--target", !planning.target.is_empty()),
         ("--exclude", !planning.exclude.is_empty()),
         ("--evidence", planning.evidence),
+        ("--since", planning.since.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, present)| present.then_some(flag))

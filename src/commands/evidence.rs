@@ -277,6 +277,12 @@ pub fn window(
     config: &crate::config::Config,
 ) -> anyhow::Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
     if !(planning.evidence || config.evidence) {
+        if planning.since.is_some() {
+            return Err(crate::exit::Hinted::new(
+                "`--since` sets the window of `--evidence`, which is off",
+                "add `--evidence` (or `evidence = true` under `[plan]` in ouguard.toml)",
+            ));
+        }
         return Ok(None);
     }
     let since = match &planning.since {
