@@ -19,6 +19,13 @@
 //!   `apply::check_preconditions` + `apply::execute`, 600 requests/min, share 50%.
 //! - `plan-share100`, `apply-share100`: the same with `--max-api-share 100`.
 //! - `plan-100`, `apply-100`: 100 requests/min, share 100%.
+//! - `discover`: `import-ous --discover` (the apps list, then every directory's app users,
+//!   500 a page) on the same org populated with 100,000 app users (20 directories, the
+//!   biggest 40,000: 10 members per group, pushed by the simulator's provisioning model),
+//!   600 requests/min.
+//! - `plan-evidence`: `plan --evidence` on that org: the plan, then app users, the System
+//!   Log's provisioning events (bounded, 1,000 a page) and the finding groups' members,
+//!   600 requests/min.
 //! - `python` (or `--python-sdk`): `examples/python_sdk_reads.py` (Okta's Python SDK, the
 //!   same reads one after another) against the same org, when `python3` can import `okta`.
 //!
@@ -37,13 +44,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ouguard::apply::{check_preconditions, execute, ChangeResult, Fresh};
+use ouguard::evidence::discover;
+use ouguard::okta::{list_directories, read_evidence, read_user_groups, EvidenceRequest};
 use ouguard::okta::{
     read_org_state, ClientOptions, ConnectionSettings, Credentials, NoProgress, OktaClient, Secret,
     SettingSource,
 };
 use ouguard::planner::{plan, NoChooser, PlanOptions, RetargetPin, Selector, Strategy};
 use ouguard::rules::{evaluate, Rule};
-use ouguard::sim::{large_org, GeneratorParams, SimConfig, SimOrg};
+use ouguard::sim::{large_org, GeneratorParams, Population, SimConfig, SimOrg};
 use ouguard::state::{AppStatus, ImportOuSource, ImportOus, MappingProperty, OrgState};
 
 /// The same allocator as the `ouguard` binary: the measured child runs `plan` as the CLI
@@ -63,6 +72,11 @@ const PAGE_SIZE: usize = 200;
 const GENERATOR_SEED: u64 = 7;
 const JITTER_SEED: u64 = 11;
 const TOKEN_ENV: &str = "OUGUARD_BENCH_TOKEN";
+/// Members per group in the evidence scenarios: 10 × 10,000 groups = 100,000 app users.
+const MEMBERS_PER_GROUP: usize = 10;
+const APP_USER_PAGE: usize = 500;
+const LOG_PAGE: usize = 1000;
+const MEMBER_PAGE: usize = 200;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -305,6 +319,107 @@ fn child(args: &[String]) {
             figures.insert("applied", applied.to_string());
             figures.insert("failures", failures.to_string());
         }
+        "discover" => {
+            let started = Instant::now();
+            let directories = runtime
+                .block_on(list_directories(&client))
+                .expect("the directories read");
+            let request = EvidenceRequest {
+                directories: directories
+                    .iter()
+                    .map(|d| (d.app_id.clone(), d.domain.clone()))
+                    .collect(),
+                ..EvidenceRequest::default()
+            };
+            let evidence = runtime.block_on(read_evidence(&client, &request));
+            assert!(
+                evidence.unavailable.is_empty(),
+                "{:?}",
+                evidence.unavailable
+            );
+            let mut app_users = 0;
+            let mut candidates = 0;
+            let mut biggest = 0;
+            for d in &evidence.directories {
+                let users = d.app_users.as_deref().unwrap_or_default();
+                app_users += users.len();
+                biggest = biggest.max(users.len());
+                candidates += discover(&d.domain, &d.app_id, users, &[]).candidates.len();
+            }
+            let wall = started.elapsed();
+            figures.insert("wall_s", format!("{:.3}", wall.as_secs_f64()));
+            figures.insert("app_users", app_users.to_string());
+            figures.insert("biggest", biggest.to_string());
+            figures.insert("candidates", candidates.to_string());
+            figures.insert("failures", "0".to_string());
+        }
+        "plan-evidence" => {
+            let started = Instant::now();
+            let outcome = runtime
+                .block_on(read_org_state(&client, &NoProgress))
+                .expect("the org reads");
+            let mut state = outcome.state;
+            declare_import_ous(&mut state, &org);
+            let evaluation = evaluate(&state);
+            let options = PlanOptions {
+                strategy: Strategy::AddOu,
+                org_url: Some(url),
+                created_at: "2026-11-29T00:00:00Z".to_string(),
+                ..PlanOptions::default()
+            };
+            let mut planned = plan(&state, evaluation, &options, &mut NoChooser).expect("a plan");
+            let planned_at = started.elapsed();
+            let mut groups: Vec<String> = planned
+                .findings
+                .iter()
+                .filter_map(|f| f.group.as_ref().map(|g| g.id.clone()))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            let until = chrono::Utc::now();
+            let request = EvidenceRequest {
+                directories: state
+                    .directories
+                    .iter()
+                    .map(|d| (d.app_id.clone(), d.domain.clone()))
+                    .collect(),
+                groups,
+                window: Some((until - chrono::Duration::days(7), until)),
+            };
+            let mut evidence = runtime.block_on(read_evidence(&client, &request));
+            assert!(
+                evidence.unavailable.is_empty(),
+                "{:?}",
+                evidence.unavailable
+            );
+            let placed = ouguard::evidence::users_to_place(&planned.findings, &evidence, 1000);
+            if let Some(users) = &placed {
+                runtime.block_on(read_user_groups(&client, users, &mut evidence));
+            }
+            ouguard::evidence::attach(&mut planned.findings, &state, &evidence);
+            let wall = started.elapsed();
+            let failing: usize = planned
+                .findings
+                .iter()
+                .filter_map(|f| f.evidence.as_ref())
+                .map(|e| e.failing_users)
+                .sum();
+            let events: usize = evidence
+                .directories
+                .iter()
+                .map(|d| d.events.as_ref().map_or(0, Vec::len))
+                .sum();
+            figures.insert("wall_s", format!("{:.3}", wall.as_secs_f64()));
+            figures.insert("plan_s", format!("{:.3}", planned_at.as_secs_f64()));
+            figures.insert("evidence_requests", evidence.requests.to_string());
+            figures.insert("failing_attributed", failing.to_string());
+            figures.insert("events", events.to_string());
+            figures.insert(
+                "placed",
+                placed.map_or_else(|| "skipped".to_string(), |u| u.len().to_string()),
+            );
+            figures.insert("failures", "0".to_string());
+        }
         other => panic!("unknown child run `{other}`"),
     }
     let stats = client.stats();
@@ -336,6 +451,8 @@ fn peak_rss_mb() -> f64 {
 enum Kind {
     Plan,
     Apply,
+    Discover,
+    PlanEvidence,
     Python,
 }
 
@@ -348,7 +465,7 @@ struct Scenario {
     target: &'static str,
 }
 
-const SCENARIOS: [Scenario; 7] = [
+const SCENARIOS: [Scenario; 9] = [
     Scenario {
         name: "plan",
         kind: Kind::Plan,
@@ -390,6 +507,20 @@ const SCENARIOS: [Scenario; 7] = [
         limit: 100,
         share: 100,
         target: "0 fail, waits ≈ windows",
+    },
+    Scenario {
+        name: "discover",
+        kind: Kind::Discover,
+        limit: 600,
+        share: 50,
+        target: "≤ 1.3× bound, 0 429s",
+    },
+    Scenario {
+        name: "plan-evidence",
+        kind: Kind::PlanEvidence,
+        limit: 600,
+        share: 50,
+        target: "≤ 1.3× bound, 0 429s",
     },
     Scenario {
         name: "python",
@@ -496,15 +627,24 @@ fn parent(args: &[String]) {
                 rate_limit_window: window,
                 concurrency_limit: Some(CONCURRENCY_LIMIT),
                 fault_seed: JITTER_SEED,
+                population: if matches!(scenario.kind, Kind::Discover | Kind::PlanEvidence) {
+                    Population {
+                        imported_per_import_ou: 0,
+                        members_per_group: MEMBERS_PER_GROUP,
+                    }
+                } else {
+                    Population::none()
+                },
                 ..SimConfig::default()
             }))
             .expect("the simulated org starts");
         let row = match scenario.kind {
-            Kind::Plan | Kind::Apply => {
-                let kind = if scenario.kind == Kind::Plan {
-                    "plan"
-                } else {
-                    "apply"
+            Kind::Plan | Kind::Apply | Kind::Discover | Kind::PlanEvidence => {
+                let kind = match scenario.kind {
+                    Kind::Plan => "plan",
+                    Kind::Apply => "apply",
+                    Kind::Discover => "discover",
+                    _ => "plan-evidence",
                 };
                 let output = Command::new(&exe)
                     .args(["--child", kind, &sim.url(), &scenario.share.to_string()])
@@ -524,15 +664,34 @@ fn parent(args: &[String]) {
                 }
                 // The bound of what ouguard may use: its part of each window.
                 let own = own_part(scenario.limit, scenario.share);
-                let (bound_s, forced_pause_s) = if scenario.kind == Kind::Plan {
-                    plan_bound(&org, own, window)
-                } else {
-                    apply_bound(&org, &sim.url(), own, window)
+                let (bound_s, forced_pause_s) = match scenario.kind {
+                    Kind::Plan => plan_bound(&org, own, window),
+                    Kind::Discover => discover_bound(&sim, own, window),
+                    Kind::PlanEvidence => {
+                        let (plan, plan_forced) = plan_bound(&org, own, window);
+                        let (evidence, evidence_forced) = evidence_bound(&sim, &org, own, window);
+                        (plan + evidence, plan_forced + evidence_forced)
+                    }
+                    _ => apply_bound(&org, &sim.url(), own, window),
                 };
                 let notes = if scenario.kind == Kind::Plan {
                     format!(
                         "findings {}, changes {}, read {} s",
                         figures["findings"], figures["changes"], figures["read_s"]
+                    )
+                } else if scenario.kind == Kind::Discover {
+                    format!(
+                        "{} app users (biggest directory {}), {} candidate OUs",
+                        figures["app_users"], figures["biggest"], figures["candidates"]
+                    )
+                } else if scenario.kind == Kind::PlanEvidence {
+                    format!(
+                        "plan {} s, then evidence: {} requests, {} provisioning events, {} failing users attributed, users placed by their groups: {}",
+                        figures["plan_s"],
+                        figures["evidence_requests"],
+                        figures["events"],
+                        figures["failing_attributed"],
+                        figures["placed"]
                     )
                 } else {
                     format!(
@@ -621,6 +780,79 @@ fn plan_bound(org: &OrgState, limit: u32, window: Duration) -> (f64, f64) {
     let total = 1 + 1 + group_pages + mapping_requests;
     let throughput = total as f64 * NOMINAL_LATENCY_S / CONCURRENCY_LIMIT as f64;
     let windows = forced_windows(group_pages, limit).max(forced_windows(mapping_requests, limit));
+    let forced = windows as f64 * window.as_secs_f64();
+    let bound = (chain as f64 * NOMINAL_LATENCY_S)
+        .max(throughput)
+        .max(forced + NOMINAL_LATENCY_S);
+    (bound, forced)
+}
+
+/// App users per directory and provisioning events per directory (the push events of its
+/// app), as the simulated org holds them.
+fn evidence_counts(sim: &SimOrg) -> Vec<(usize, usize)> {
+    sim.state()
+        .directories
+        .iter()
+        .map(|d| {
+            (
+                sim.app_user_count(&d.app_id),
+                sim.provisioning_event_count(&d.app_id),
+            )
+        })
+        .collect()
+}
+
+/// Lower bound of `import-ous --discover`: the apps list, then the biggest directory's
+/// chain of app-user pages; or the requests ÷ concurrency, or the windows they force.
+fn discover_bound(sim: &SimOrg, limit: u32, window: Duration) -> (f64, f64) {
+    let counts = evidence_counts(sim);
+    let pages = |n: usize| n.div_ceil(APP_USER_PAGE).max(1);
+    let chain = 1 + counts.iter().map(|(u, _)| pages(*u)).max().unwrap_or(0);
+    let total: usize = 1 + counts.iter().map(|(u, _)| pages(*u)).sum::<usize>();
+    let throughput = total as f64 * NOMINAL_LATENCY_S / CONCURRENCY_LIMIT as f64;
+    let forced = forced_windows(total - 1, limit) as f64 * window.as_secs_f64();
+    let bound = (chain as f64 * NOMINAL_LATENCY_S)
+        .max(throughput)
+        .max(forced + NOMINAL_LATENCY_S);
+    (bound, forced)
+}
+
+/// Lower bound of the evidence part of `plan --evidence` (after the plan): the longest
+/// chain (a directory's app-user pages, or its System Log pages of one event type), or
+/// the requests ÷ concurrency, or the windows each endpoint family forces.
+fn evidence_bound(sim: &SimOrg, org: &OrgState, limit: u32, window: Duration) -> (f64, f64) {
+    let counts = evidence_counts(sim);
+    let user_pages = |n: usize| n.div_ceil(APP_USER_PAGE).max(1);
+    let log_pages = |n: usize| n.div_ceil(LOG_PAGE).max(1);
+    // Two log queries per directory (push, sync); the sync one is empty here.
+    let chain = counts
+        .iter()
+        .map(|(u, e)| user_pages(*u).max(log_pages(*e)))
+        .max()
+        .unwrap_or(0);
+    let groups = {
+        let evaluation = evaluate(&{
+            let mut state = org.clone();
+            declare_import_ous(&mut state, org);
+            state
+        });
+        let mut g: Vec<String> = evaluation
+            .findings
+            .iter()
+            .filter_map(|f| f.group.as_ref().map(|g| g.id.clone()))
+            .collect();
+        g.sort();
+        g.dedup();
+        g.len()
+    };
+    let member_requests = groups * (MEMBERS_PER_GROUP + 1).div_ceil(MEMBER_PAGE).max(1);
+    let app_user_requests: usize = counts.iter().map(|(u, _)| user_pages(*u)).sum();
+    let log_requests: usize = counts.iter().map(|(_, e)| log_pages(*e) + 1).sum();
+    let total = member_requests + app_user_requests + log_requests;
+    let throughput = total as f64 * NOMINAL_LATENCY_S / CONCURRENCY_LIMIT as f64;
+    let windows = forced_windows(member_requests, limit)
+        .max(forced_windows(app_user_requests, limit))
+        .max(forced_windows(log_requests, limit));
     let forced = windows as f64 * window.as_secs_f64();
     let bound = (chain as f64 * NOMINAL_LATENCY_S)
         .max(throughput)

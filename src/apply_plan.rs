@@ -58,7 +58,7 @@ pub fn apply_approved(
     let started_at = now_rfc3339();
     let run_start = RunStart {
         org_url: org_url.clone(),
-        started_at,
+        started_at: started_at.clone(),
         config_path: options.config_path.to_path_buf(),
     };
     let refusals = recheck(state, plan);
@@ -162,6 +162,11 @@ pub fn apply_approved(
     outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
+    // Who to retry in Dashboard > Tasks, now that the fixes are in (from the plan's evidence).
+    let retry_lists = crate::evidence::retry_lists_after(plan, &outcomes, &started_at);
+    for list in &retry_lists {
+        recorder.retry_blocking(list)?;
+    }
     // The record first: it must be complete even when stdout is gone (`apply … | head`).
     let ending = if interrupted {
         RunEnding::CtrlC
@@ -177,6 +182,7 @@ pub fn apply_approved(
             )
         })?;
     report(&outcomes, stdout)?;
+    crate::evidence::print_retry_lists(&retry_lists, stdout)?;
     drop(deferred);
     if !options.quiet {
         writeln!(stdout, "Run record: `{}`", record_path.display())?;

@@ -91,6 +91,13 @@ pub struct PlanningArgs {
     /// Leave out findings matching: a directory domain, `group:NAME`, or a finding id.
     #[arg(long, value_name = "SELECTOR")]
     pub exclude: Vec<String>,
+    /// Read evidence from the org: who fails because of each finding, declared import OUs
+    /// checked against imported users (also `[plan] evidence = true`).
+    #[arg(long)]
+    pub evidence: bool,
+    /// How far back the System Log is read for `--evidence`: `7d` (default), `36h`, at most `90d`.
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
 }
 
 /// Connection options for commands that talk to Okta.
@@ -160,13 +167,26 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from_csv", "discover"])))]
 pub struct ImportOusArgs {
     /// The CSV (header `OU,type`), e.g. the rockstar extension's export.
     #[arg(long, value_name = "FILE")]
-    pub from_csv: PathBuf,
-    /// The directory (domain or app id) the OUs belong to (default: each OU's own domain).
+    pub from_csv: Option<PathBuf>,
+    /// Propose import OUs from the OUs imported users live in (reads the AD app users).
+    #[arg(long, conflicts_with = "from_csv")]
+    pub discover: bool,
+    /// The directory (domain or app id) the OUs belong to (default: each OU's own domain;
+    /// with `--discover`: every directory).
     #[arg(long, value_name = "DOMAIN")]
     pub directory: Option<String>,
+    /// With `--discover`: write the proposal without asking.
+    #[arg(long, requires = "discover")]
+    pub write: bool,
+    /// With `--discover`: print the proposal as JSON (writes nothing unless `--write`).
+    #[arg(long, requires = "discover")]
+    pub json: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Debug, Args)]

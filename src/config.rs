@@ -23,6 +23,8 @@ pub struct Config {
     pub strategy: Option<Strategy>,
     /// `[okta] max_api_share`: the percent of each rate-limit window ouguard may use.
     pub max_api_share: Option<u8>,
+    /// `[plan] evidence = true`: every plan reads evidence, as with `--evidence`.
+    pub evidence: bool,
 }
 
 /// A `[directory."…"]` table.
@@ -90,6 +92,7 @@ struct RawRetarget {
 #[serde(deny_unknown_fields)]
 struct RawPlanSection {
     strategy: Option<Spanned<String>>,
+    evidence: Option<bool>,
 }
 
 /// 1-based line of a byte offset.
@@ -128,7 +131,7 @@ impl Config {
             let message = e.message().trim_end_matches('.').to_string();
             let fix = if message.contains("unknown field") {
                 "; the keys are [org] url, [directory.\"DOMAIN\"] import_ous, [[retarget]] \
-                 directory/group/to, and [plan] strategy"
+                 directory/group/to, and [plan] strategy/evidence"
             } else {
                 ""
             };
@@ -213,7 +216,9 @@ impl Config {
                 origin: format!("{shown} line {line}"),
             });
         }
-        if let Some(strategy) = raw.plan.and_then(|p| p.strategy) {
+        let (strategy, evidence) = raw.plan.map_or((None, None), |p| (p.strategy, p.evidence));
+        config.evidence = evidence.unwrap_or(false);
+        if let Some(strategy) = strategy {
             let line = line_of(text, strategy.span().start);
             config.strategy =
                 Some(Strategy::parse(strategy.get_ref()).map_err(|m| error(Some(line), m))?);
@@ -269,15 +274,52 @@ pub struct ImportOusAdded {
     pub diff: String,
 }
 
-/// Adds import OUs to the config file, per directory key (domain or app id): reads it (a
-/// missing file is an empty one), refuses a file that does not parse, adds what it does not
-/// declare yet, and writes it atomically when something was added. The one function that
-/// edits the import OUs of `ouguard.toml`, for `apply` (a confirmed manual step) and
-/// `import-ous`.
-pub fn add_import_ous_to_file(
+/// The config file's text now and with new import OUs added (comments kept): what
+/// `add_import_ous_to_file` writes, for a caller that shows the diff and asks first.
+#[derive(Debug, Clone)]
+pub struct ImportOusEdit {
+    pub old: String,
+    pub new: String,
+    /// How many OUs are new.
+    pub added: usize,
+}
+
+impl ImportOusEdit {
+    /// The unified diff of the edit.
+    #[must_use]
+    pub fn diff(&self, path: &Path) -> String {
+        file_diff(path, &self.old, &self.new)
+    }
+
+    /// Writes the new text (atomically), when anything is new.
+    ///
+    /// # Errors
+    /// The file could not be written.
+    pub fn write(&self, path: &Path) -> anyhow::Result<ImportOusAdded> {
+        if self.added == 0 {
+            return Ok(ImportOusAdded {
+                added: 0,
+                diff: String::new(),
+            });
+        }
+        crate::files::write_atomically(path, self.new.as_bytes(), false)?;
+        Ok(ImportOusAdded {
+            added: self.added,
+            diff: self.diff(path),
+        })
+    }
+}
+
+/// Prepares adding `by_directory`'s OUs to the config file at `path` (a missing file is an
+/// empty config). Refuses a config that does not parse (the person must fix it first), and
+/// an edit whose result the loader would refuse: whatever is written must load.
+///
+/// # Errors
+/// The file could not be read, does not parse, or would not parse after the edit.
+pub fn prepare_import_ous(
     path: &Path,
     by_directory: &BTreeMap<String, Vec<String>>,
-) -> anyhow::Result<ImportOusAdded> {
+) -> anyhow::Result<ImportOusEdit> {
     let old = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -287,7 +329,6 @@ pub fn add_import_ous_to_file(
             )
         }
     };
-    // Refuse to edit a config that does not parse: the person must fix it first.
     if !old.is_empty() {
         Config::parse(&old, path)?;
     }
@@ -298,24 +339,28 @@ pub fn add_import_ous_to_file(
         new = text;
         added += newly.len();
     }
-    if added == 0 {
-        return Ok(ImportOusAdded {
-            added,
-            diff: String::new(),
-        });
+    if added > 0 {
+        if let Err(refused) = Config::parse(&new, path) {
+            return Err(anyhow::Error::new(refused).context(format!(
+                "the new import OUs would make `{}` a config ouguard refuses; nothing was written",
+                path.display()
+            )));
+        }
     }
-    // Whatever is written must load: the loader's own rules are the last word.
-    if let Err(refused) = Config::parse(&new, path) {
-        return Err(anyhow::Error::new(refused).context(format!(
-            "the new import OUs would make `{}` a config ouguard refuses; nothing was written",
-            path.display()
-        )));
-    }
-    crate::files::write_atomically(path, new.as_bytes(), false)?;
-    Ok(ImportOusAdded {
-        added,
-        diff: file_diff(path, &old, &new),
-    })
+    Ok(ImportOusEdit { old, new, added })
+}
+
+/// Adds import OUs to the config file at `path`, keeping its comments and layout; the one
+/// function that edits the file's import OUs (`apply`'s confirmed manual steps,
+/// `import-ous --from-csv`; `import-ous --discover` prepares, shows and asks first).
+///
+/// # Errors
+/// As [`prepare_import_ous`], or the file could not be written.
+pub fn add_import_ous_to_file(
+    path: &Path,
+    by_directory: &BTreeMap<String, Vec<String>>,
+) -> anyhow::Result<ImportOusAdded> {
+    prepare_import_ous(path, by_directory)?.write(path)
 }
 
 /// Adds import OUs to `[directory."<key>"]` of the config text, keeping comments and

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dn;
+pub mod evidence;
 pub mod exit;
 pub mod files;
 #[doc(hidden)]

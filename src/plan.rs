@@ -29,6 +29,10 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     pub resource_changes: Vec<ResourceChange>,
     pub summary: Summary,
+    /// What `plan --evidence` read: its window, its cost, what it could not read, and the
+    /// users of findings fixed by earlier applies (additive; absent without `--evidence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::evidence::PlanEvidence>,
     /// `sha256:<hex>` over the canonical JSON of every other field.
     pub checksum: String,
 }
@@ -801,6 +805,7 @@ impl Plan {
             warnings,
             resource_changes,
             summary,
+            evidence: None,
             checksum: String::new(),
         };
         plan.checksum = plan.compute_checksum();
@@ -827,6 +832,7 @@ impl Plan {
             warnings: &self.warnings,
             resource_changes: &self.resource_changes,
             summary: &self.summary,
+            evidence: self.evidence.as_ref(),
         };
         let mut hasher = HashWriter(Sha256::new());
         if let Err(error) = serde_json::to_writer(&mut hasher, &body) {
@@ -963,6 +969,8 @@ struct PlanBody<'a> {
     warnings: &'a [Warning],
     resource_changes: &'a [ResourceChange],
     summary: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<&'a crate::evidence::PlanEvidence>,
 }
 
 /// Feeds written bytes to the hash.

@@ -111,6 +111,8 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(out)?;
     }
 
+    render_evidence(plan, out, &styles)?;
+
     for warning in &plan.warnings {
         writeln!(
             out,
@@ -123,6 +125,94 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(out)?;
     }
     render_summary(plan, out, &styles)
+}
+
+/// `plan --evidence`: per finding, how many users fail and the first logins; findings
+/// fixed by earlier applies, and whether their users provisioned since.
+fn render_evidence(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
+    let Some(summary) = &plan.evidence else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "{}",
+        styles.bold.apply_to(format!(
+            "Evidence (System Log from {} to {}; {} request(s)):",
+            summary.since.as_deref().unwrap_or("?"),
+            summary.until.as_deref().unwrap_or("?"),
+            summary.requests
+        ))
+    )?;
+    let mut any = false;
+    for finding in &plan.findings {
+        let Some(evidence) = &finding.evidence else {
+            continue;
+        };
+        any = true;
+        let who = finding
+            .group
+            .as_ref()
+            .map_or_else(|| finding.directory.domain.clone(), |g| g.name.clone());
+        let failing: Vec<&str> = evidence
+            .users
+            .iter()
+            .filter(|u| u.provisioned_since.is_none())
+            .map(|u| u.login.as_str())
+            .collect();
+        let shown = failing.len().min(crate::evidence::LOGINS_SHOWN);
+        let more = evidence.failing_users.saturating_sub(shown);
+        let mut line = format!(
+            "  {} ({}): {} user(s) failing",
+            finding.id,
+            crate::text::truncate_for_message(&who),
+            evidence.failing_users
+        );
+        if shown > 0 {
+            line.push_str(": ");
+            line.push_str(&failing[..shown].join(", "));
+            if more > 0 {
+                line.push_str(&format!(" and {more} more"));
+            }
+        }
+        let provisioned = evidence.users.len() - failing.len();
+        if provisioned > 0 {
+            line.push_str(&format!("; {provisioned} provisioned since failing"));
+        }
+        writeln!(out, "{line}")?;
+        if let Some(why) = &evidence.likely_false {
+            writeln!(out, "    {} {why}", styles.warn.apply_to("?"))?;
+        }
+    }
+    if !any {
+        writeln!(out, "  (no findings with evidence)")?;
+    }
+    if !summary.after_fix.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            styles
+                .bold
+                .apply_to("Fixed by earlier applies (retried in Dashboard > Tasks since?):")
+        )?;
+        for fixed in &summary.after_fix {
+            let failing: Vec<&str> = fixed
+                .users
+                .iter()
+                .filter(|u| u.state != "provisioned")
+                .map(|u| u.login.as_str())
+                .take(crate::evidence::LOGINS_SHOWN)
+                .collect();
+            let mut line = format!(
+                "  {} (applied {}): {} provisioned since the fix, {} still failing",
+                fixed.finding, fixed.applied_at, fixed.provisioned, fixed.failing
+            );
+            if !failing.is_empty() {
+                line.push_str(&format!(" (retry: {})", failing.join(", ")));
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out)
 }
 
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {

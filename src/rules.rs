@@ -115,6 +115,9 @@ pub struct Finding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ou: Option<String>,
     pub message: String,
+    /// Who fails because of it, and whether it is likely false (`plan --evidence` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::evidence::FindingEvidence>,
 }
 
 /// Something the plan must say that is not a violation: what could not be checked, or why a
@@ -341,6 +344,7 @@ fn evaluate_directory(directory: &Directory, out: &mut Evaluation) {
             mapping: None,
             ou: assignment.organizational_unit.clone(),
             message,
+            evidence: None,
         };
         let raw = match assignment.organizational_unit.as_deref() {
             Some(raw) if !raw.trim().is_empty() => raw,
@@ -431,6 +435,7 @@ fn evaluate_directory(directory: &Directory, out: &mut Evaluation) {
                     mapping.source_user_type.name,
                     truncate_for_message(expression)
                 ),
+                evidence: None,
             });
         }
     }

@@ -286,6 +286,15 @@ impl RunRecorder {
         self.append_blocking(result_line(change, outcome, config))
     }
 
+    /// Records, after the changes, the users whose failed provisioning should be retried
+    /// now that a change is in (a `retry` line, read back by `plan --evidence`).
+    ///
+    /// # Errors
+    /// The line could not be written and `fsync`ed.
+    pub fn retry_blocking(&self, list: &crate::evidence::RetryList) -> io::Result<()> {
+        self.append_blocking(to_line(&retry_line(list)))
+    }
+
     /// Records, before the config file is edited, that a confirmed manual step is about to
     /// add its OU to it.
     ///
@@ -1609,6 +1618,31 @@ pub fn interruption_text(
         }
     }
     text
+}
+
+/// The `retry` line of a run record: after an applied change, the users whose failed
+/// provisioning should be retried (Dashboard > Tasks; Okta has no API for it). Read back
+/// by `plan --evidence` to show whether they provisioned since.
+#[must_use]
+pub fn retry_line(list: &crate::evidence::RetryList) -> Value {
+    let mut line = json!({"type": "retry"});
+    if let (Value::Object(line), Ok(Value::Object(fields))) =
+        (&mut line, serde_json::to_value(list))
+    {
+        line.extend(fields);
+    }
+    line
+}
+
+/// A `retry` line read back; `None` for any other line, or one that does not parse.
+#[must_use]
+pub fn parse_retry_line(line: &str) -> Option<crate::evidence::RetryList> {
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    let object = value.as_object_mut()?;
+    if object.remove("type")? != "retry" {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 #[cfg(test)]

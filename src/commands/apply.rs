@@ -19,11 +19,20 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let config = global.config()?;
     let interactive = is_interactive();
     let settings = session::settings(global, &args.connection, &config)?;
+    let window = if args.file.is_some() {
+        None
+    } else {
+        super::evidence::window(&args.planning, &config)?
+    };
     let session = session::connect(
         global,
         &settings,
         session::Tuning::new(&args.connection, &config),
-        crate::okta::ScopeSet::Apply,
+        if window.is_some() {
+            crate::okta::ScopeSet::ApplyWithEvidence
+        } else {
+            crate::okta::ScopeSet::Apply
+        },
     )?;
     let org_url = session.client.org_url().to_string();
     // Before anything else: did the last apply here end?
@@ -55,7 +64,20 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 ));
             }
             let mut state = session.read_state(global)?;
-            let plan = make_plan(&config, &args.planning, &mut state, Some(org_url.clone()))?;
+            // `make_plan` declares the config's import OUs into `state`: evidence reads it
+            // as planned.
+            let mut plan = make_plan(&config, &args.planning, &mut state, Some(org_url.clone()))?;
+            if let Some(window) = window {
+                let mut evidence = super::evidence::read(
+                    &session,
+                    &state,
+                    super::evidence::finding_groups(&plan),
+                    Some(window),
+                );
+                super::evidence::place_users(&session, &mut plan, &mut evidence);
+                let lists = super::evidence::retry_lists(std::path::Path::new("."));
+                super::evidence::seal(&mut plan, &state, &evidence, &lists);
+            }
             render_plan(&plan, &mut stdout, global.color)?;
             if !plan.has_changes() {
                 return Ok(Outcome::Success);
@@ -102,6 +124,8 @@ fn refuse_planning_options(planning: &PlanningArgs) -> anyhow::Result<()> {
         ("--retarget", !planning.retarget.is_empty()),
         ("--target", !planning.target.is_empty()),
         ("--exclude", !planning.exclude.is_empty()),
+        ("--evidence", planning.evidence),
+        ("--since", planning.since.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, present)| present.then_some(flag))

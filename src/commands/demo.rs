@@ -47,11 +47,26 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
         for line in DEMO_CONFIG.lines() {
             writeln!(stdout, "    {line}")?;
         }
-        writeln!(stdout, "\n$ ouguard plan\n")?;
+        writeln!(stdout, "\n$ ouguard plan --evidence\n")?;
     }
-    let session = session::connect(global, &settings, 8, crate::okta::ScopeSet::Apply)?;
+    let session = session::connect(
+        global,
+        &settings,
+        8,
+        crate::okta::ScopeSet::ApplyWithEvidence,
+    )?;
     let mut state = session.read_state(global)?;
-    let plan = make_plan(&config, &args.planning, &mut state, Some(sim.url()))?;
+    let mut plan = make_plan(&config, &args.planning, &mut state, Some(sim.url()))?;
+    // The demo org has users, and pushes that failed over the last days: show them.
+    let until = chrono::Utc::now();
+    let mut evidence = super::evidence::read(
+        &session,
+        &state,
+        super::evidence::finding_groups(&plan),
+        Some((until - chrono::Duration::days(7), until)),
+    );
+    super::evidence::place_users(&session, &mut plan, &mut evidence);
+    super::evidence::seal(&mut plan, &state, &evidence, &[]);
     render_plan(&plan, &mut stdout, global.color)?;
     let failing_before = sim.provisioning_check().failing().len();
 

@@ -1,9 +1,15 @@
 //! `ouguard import-ous --from-csv FILE [--directory DOMAIN]`: merge the `user` rows of the
 //! console's `OU,type` export into `ouguard.toml`, keeping its comments, and show the diff.
 //! Writes nothing unless every row is good.
+//!
+//! `ouguard import-ous --discover [--directory DOMAIN] [--write] [--json]`: propose import
+//! OUs from the OUs the directories' imported users live in (`crate::evidence::discover`),
+//! as the same diff; written only after a `yes` at a terminal, or with `--write`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+
+use anyhow::Context as _;
 
 use super::{read_input_file, Global};
 use crate::cli::ImportOusArgs;
@@ -208,8 +214,11 @@ pub fn tables_of(
 }
 
 pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
-    let text = read_input_file(&args.from_csv, "CSV file")?;
-    let csv_name = args.from_csv.display().to_string();
+    let Some(from_csv) = &args.from_csv else {
+        return discover(global, args);
+    };
+    let text = read_input_file(from_csv, "CSV file")?;
+    let csv_name = from_csv.display().to_string();
     let parsed = parse_ou_csv(&text).map_err(|problems| {
         let shown: Vec<String> = problems.iter().take(20).cloned().collect();
         let more = problems.len().saturating_sub(20);
@@ -258,6 +267,188 @@ pub fn run(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
         edit.added,
         path.display()
     )?;
+    Ok(Outcome::Success)
+}
+
+/// `--discover`: read the AD app users, propose, show the diff, write on `yes`/`--write`.
+fn discover(global: &Global, args: &ImportOusArgs) -> anyhow::Result<Outcome> {
+    let config = global.config()?;
+    let settings = super::session::settings(global, &args.connection, &config)?;
+    let session = super::session::connect(
+        global,
+        &settings,
+        args.connection.concurrency,
+        crate::okta::ScopeSet::Evidence,
+    )?;
+    // Only the directories: discovery needs no assignments and no mappings.
+    let directories = session
+        .runtime
+        .block_on(crate::okta::list_directories(&session.client))
+        .with_context(|| format!("failed to read the org `{}`", session.client.org_url()))?;
+    let mut state = crate::state::OrgState {
+        org_url: Some(session.client.org_url().to_string()),
+        directories,
+        ..crate::state::OrgState::default()
+    };
+    config.declare_import_ous(&mut state)?;
+    if let Some(directory) = &args.directory {
+        state
+            .directories
+            .retain(|d| d.app_id == *directory || d.domain.eq_ignore_ascii_case(directory));
+        if state.directories.is_empty() {
+            return Err(Hinted::new(
+                format!("the org has no AD directory `{directory}`"),
+                "pass a directory's domain (its `namingContext`) or its app id",
+            ));
+        }
+    }
+    let evidence = super::evidence::read(&session, &state, Vec::new(), None);
+    if let Some(u) = evidence.unavailable.first() {
+        return Err(Hinted::new(
+            format!("the app users could not be read: {}", u.detail),
+            format!("discovery reads `GET /api/v1/apps/{{id}}/users`: the token needs `{}` (and the read-only admin role)", crate::evidence::Source::AppUsers.scope()),
+        ));
+    }
+    let discoveries: Vec<crate::evidence::Discovery> = state
+        .directories
+        .iter()
+        .filter_map(|d| {
+            let users = evidence.directory(&d.app_id)?.app_users.as_deref()?;
+            let declared = d
+                .import_ous
+                .as_ref()
+                .map(|i| i.ous.clone())
+                .unwrap_or_default();
+            Some(crate::evidence::discover(
+                &d.domain, &d.app_id, users, &declared,
+            ))
+        })
+        .collect();
+    // Each proposal goes to the table the config already uses for the directory (domain or
+    // app id), else to the domain.
+    let mut by_directory: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in &discoveries {
+        let key = config
+            .directories
+            .iter()
+            .find(|c| c.key == d.app_id || c.key.eq_ignore_ascii_case(&d.domain))
+            .map_or_else(|| d.domain.clone(), |c| c.key.clone());
+        for c in d.undeclared() {
+            by_directory
+                .entry(key.clone())
+                .or_default()
+                .push(c.ou.clone());
+        }
+    }
+    let path = &global.config_path;
+    let edit = crate::config::prepare_import_ous(path, &by_directory)?;
+    let added = edit.added;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::json!({
+            "directories": discoveries.iter().map(|d| serde_json::json!({
+                "domain": d.domain,
+                "app_id": d.app_id,
+                "candidates": d.candidates,
+                "declared_without_users": d.declared_without_users,
+                "users_with_dn": d.users_with_dn,
+                "users_without_dn": d.users_without_dn,
+                "users_outside_domain": d.users_outside_domain,
+                "users_with_invalid_dn": d.users_with_invalid_dn,
+            })).collect::<Vec<_>>(),
+            "requests": evidence.requests,
+        });
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        for d in &discoveries {
+            writeln!(stdout, "{} ({}):", d.domain, d.app_id)?;
+            if d.candidates.is_empty() {
+                writeln!(
+                    stdout,
+                    "  no imported user has a `profile.dn` in this domain"
+                )?;
+            }
+            for c in &d.candidates {
+                match &c.covered_by_declared {
+                    Some(declared) if *declared == c.ou => {
+                        writeln!(stdout, "  = {} ({} user(s); declared)", c.ou, c.users)?
+                    }
+                    Some(declared) => writeln!(
+                        stdout,
+                        "  = {} ({} user(s); covered by the declared `{declared}`)",
+                        c.ou, c.users
+                    )?,
+                    None => writeln!(stdout, "  + {} ({} user(s))", c.ou, c.users)?,
+                }
+            }
+            for ou in &d.declared_without_users {
+                writeln!(stdout, "  ? {ou}: declared, but no user has been imported from it: is it still ticked?")?;
+            }
+            let left_out = d.users_without_dn + d.users_outside_domain + d.users_with_invalid_dn;
+            if left_out > 0 {
+                writeln!(
+                    stdout,
+                    "  left out: {} user(s) without `profile.dn`, {} outside `{}` (or right under it), {} with an invalid DN",
+                    d.users_without_dn, d.users_outside_domain, d.domain, d.users_with_invalid_dn
+                )?;
+            }
+        }
+        writeln!(
+            stdout,
+            "(inferred: users are imported only from import OUs, so the OU of each imported user's DN is, or lies below, one; {} request(s))",
+            evidence.requests
+        )?;
+    }
+    if added == 0 {
+        if !args.json {
+            writeln!(
+                stdout,
+                "Nothing to add: `{}` already covers every OU that holds imported users.",
+                path.display()
+            )?;
+        }
+        return Ok(Outcome::Success);
+    }
+    if !global.quiet && !args.json {
+        write!(stdout, "{}", edit.diff(path))?;
+    }
+    let approved = if args.write {
+        true
+    } else if args.json {
+        false
+    } else if crate::prompt::is_interactive() {
+        drop(stdout);
+        let approved = crate::prompt::Approver::approve(
+            &mut crate::prompt::TerminalApprover,
+            &format!(
+                "Write these {added} import OU(s) to `{}`? Only `yes` writes",
+                path.display()
+            ),
+        )
+        .map_err(anyhow::Error::msg)?;
+        stdout = std::io::stdout().lock();
+        approved
+    } else {
+        writeln!(
+            stdout,
+            "Nothing written: pass `--write` to write these {added} import OU(s) (no terminal to ask)."
+        )?;
+        return Ok(Outcome::Success);
+    };
+    if !approved {
+        if !args.json {
+            writeln!(stdout, "Nothing written.")?;
+        }
+        return Ok(Outcome::Success);
+    }
+    edit.write(path)?;
+    if !args.json {
+        writeln!(
+            stdout,
+            "Added {added} import OU(s) to `{}`.",
+            path.display()
+        )?;
+    }
     Ok(Outcome::Success)
 }
 

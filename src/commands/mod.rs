@@ -3,6 +3,7 @@
 
 mod apply;
 mod demo;
+mod evidence;
 mod export;
 mod guard;
 mod import_ous;

@@ -1,6 +1,7 @@
 //! `ouguard plan`: read the state (a snapshot, or the org), evaluate, plan, print, save.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -18,6 +19,14 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     let _interrupts = (args.from_snapshot.is_some() && is_interactive())
         .then(crate::prompt::restore_terminal_on_interrupt_standalone)
         .flatten();
+    let window = super::evidence::window(&args.planning, &config)?;
+    if window.is_some() && args.from_snapshot.is_some() {
+        return Err(crate::exit::Hinted::new(
+            "`--evidence` reads the org, so it cannot be used with `--from-snapshot`",
+            "plan against the org, or leave out `--evidence` (and `[plan] evidence` in the config)",
+        ));
+    }
+    let mut session_for_evidence = None;
     let (state, org_url) = if let Some(snapshot) = &args.from_snapshot {
         let text = read_input_file(snapshot, "snapshot")?;
         let state = OrgState::from_json(&text)
@@ -30,10 +39,16 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
             global,
             &settings,
             session::Tuning::new(&args.connection, &config),
-            crate::okta::ScopeSet::Read,
+            if window.is_some() {
+                crate::okta::ScopeSet::Evidence
+            } else {
+                crate::okta::ScopeSet::Read
+            },
         )?;
         let state = session.read_state(global)?;
-        (state, Some(session.client.org_url().to_string()))
+        let org_url = Some(session.client.org_url().to_string());
+        session_for_evidence = Some(session);
+        (state, org_url)
     };
     // Did the last apply here end? (The state just read re-reads what it left unknown.)
     let against = match (&args.from_snapshot, &org_url) {
@@ -44,7 +59,19 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         eprintln!("warning: {notice}");
     }
     let mut state = state;
-    let plan = make_plan(&config, &args.planning, &mut state, org_url)?;
+    // `make_plan` declares the config's import OUs into `state`: evidence reads it as planned.
+    let mut plan = make_plan(&config, &args.planning, &mut state, org_url)?;
+    if let (Some(session), Some(window)) = (&session_for_evidence, window) {
+        let mut evidence = super::evidence::read(
+            session,
+            &state,
+            super::evidence::finding_groups(&plan),
+            Some(window),
+        );
+        super::evidence::place_users(session, &mut plan, &mut evidence);
+        let lists = super::evidence::retry_lists(Path::new("."));
+        super::evidence::seal(&mut plan, &state, &evidence, &lists);
+    }
     let format = PlanFormat::from_args(args.format, args.json);
     emit_plan(global, &plan, format, args.out.as_deref())?;
     Ok(if args.detailed_exitcode && plan.has_changes() {

@@ -355,6 +355,7 @@ mod tests {
             mapping: None,
             ou: Some("OU=Marketing,DC=corp,DC=example,DC=com".into()),
             message: "group `Marketing` targets an OU that is not imported".into(),
+            evidence: None,
         }
     }
 

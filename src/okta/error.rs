@@ -372,6 +372,9 @@ pub(crate) fn required_scope(path: &str, write: bool) -> &'static str {
     if path.starts_with("/api/v1/logs") {
         return "okta.logs.read";
     }
+    if path.starts_with("/api/v1/groups") && !write {
+        return "okta.groups.read";
+    }
     match (
         path.starts_with("/api/v1/mappings"),
         path.starts_with("/api/v1/meta/types/user"),

@@ -7,6 +7,7 @@ mod dpop;
 mod error;
 mod event_hooks;
 mod events;
+mod evidence;
 mod keys;
 mod oauth;
 mod ratelimit;
@@ -25,6 +26,9 @@ pub use client::{
 pub use error::{ApiError, OktaError, TokenRefusal};
 pub use event_hooks::{EventHook, EventHookLifecycle, EventHookSpec};
 pub use events::{parse_event_hook_delivery, Delivery, DeliveryError, LogPage};
+pub use evidence::{
+    list_directories, read_evidence, read_user_groups, EvidenceRequest, PROVISIONING_EVENT_TYPES,
+};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
 pub(crate) use settings::is_loopback;

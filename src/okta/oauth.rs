@@ -45,6 +45,11 @@ pub enum ScopeSet {
     GuardFromLogs,
     /// `guard register`: `okta.eventHooks.manage` only.
     EventHooks,
+    /// `plan --evidence`, `import-ous --discover`: the read scopes plus `okta.users.read`,
+    /// `okta.groups.read` and `okta.logs.read`.
+    Evidence,
+    /// `apply --evidence`: both.
+    ApplyWithEvidence,
 }
 
 impl ScopeSet {
@@ -57,10 +62,15 @@ impl ScopeSet {
             "okta.userTypes.read",
         ];
         match self {
-            ScopeSet::Apply => scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]),
+            ScopeSet::Apply | ScopeSet::ApplyWithEvidence => {
+                scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]);
+            }
             ScopeSet::GuardFromLogs => scopes.push("okta.logs.read"),
             ScopeSet::EventHooks => scopes = vec!["okta.eventHooks.manage"],
-            ScopeSet::Read | ScopeSet::Guard => {}
+            ScopeSet::Read | ScopeSet::Guard | ScopeSet::Evidence => {}
+        }
+        if matches!(self, ScopeSet::Evidence | ScopeSet::ApplyWithEvidence) {
+            scopes.extend(["okta.users.read", "okta.groups.read", "okta.logs.read"]);
         }
         scopes.into_iter().map(str::to_string).collect()
     }

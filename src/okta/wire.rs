@@ -293,3 +293,157 @@ mod tests {
         assert_eq!(m.properties["cn"].expression, None);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Evidence: app users, group members, System Log events
+
+/// An app user (`GET /api/v1/apps/{id}/users`). For AD, `profile.dn` is the user's
+/// distinguishedName once AD has the user [inferred].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireAppUser {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub sync_state: Option<String>,
+    #[serde(default)]
+    pub last_updated: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<WireAppUserCredentials>,
+    #[serde(default)]
+    pub profile: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireAppUserCredentials {
+    #[serde(default)]
+    pub user_name: Option<String>,
+}
+
+impl WireAppUser {
+    pub(super) fn into_fact(self) -> crate::evidence::AppUserFact {
+        let text = |key: &str| {
+            self.profile
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let login = self
+            .credentials
+            .as_ref()
+            .and_then(|c| c.user_name.clone())
+            .or_else(|| text("email"))
+            .unwrap_or_else(|| self.id.clone());
+        crate::evidence::AppUserFact {
+            dn: text("dn"),
+            login,
+            status: self.status.clone().unwrap_or_default(),
+            sync_state: self.sync_state.clone(),
+            last_updated: self.last_updated.as_deref().and_then(parse_time),
+            user_id: self.id,
+        }
+    }
+}
+
+/// A group member (`GET /api/v1/groups/{id}/users`).
+#[derive(Debug, Deserialize)]
+pub(super) struct WireMember {
+    pub id: String,
+    #[serde(default)]
+    pub profile: Map<String, Value>,
+}
+
+impl From<WireMember> for crate::evidence::Member {
+    fn from(m: WireMember) -> Self {
+        let login = m
+            .profile
+            .get("login")
+            .and_then(Value::as_str)
+            .map_or_else(|| m.id.clone(), str::to_string);
+        crate::evidence::Member {
+            user_id: m.id,
+            login,
+        }
+    }
+}
+
+/// A System Log event, only the parts provisioning evidence needs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireLogEvent {
+    #[serde(default)]
+    pub published: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub outcome: Option<WireLogOutcome>,
+    #[serde(default)]
+    pub target: Option<Vec<WireLogTarget>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct WireLogOutcome {
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct WireLogTarget {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub alternate_id: Option<String>,
+}
+
+impl WireLogEvent {
+    /// The provisioning event for `app_id`, when this is one: the user and the app are found
+    /// among the targets by `type`, never by position. `None` for anything else (a result
+    /// other than SUCCESS/FAILURE, no user target, another app).
+    pub(super) fn into_provisioning(
+        self,
+        app_id: &str,
+    ) -> Option<crate::evidence::ProvisioningEvent> {
+        let targets = self.target.unwrap_or_default();
+        let on_app = targets
+            .iter()
+            .any(|t| t.kind.as_deref() == Some("AppInstance") && t.id.as_deref() == Some(app_id));
+        let user = targets.iter().find(|t| t.kind.as_deref() == Some("User"))?;
+        let outcome = self.outcome?;
+        let success = match outcome.result.as_deref()? {
+            "SUCCESS" => true,
+            "FAILURE" => false,
+            _ => return None,
+        };
+        if !on_app {
+            return None;
+        }
+        let user_id = user.id.clone()?;
+        Some(crate::evidence::ProvisioningEvent {
+            published: self.published.as_deref().and_then(parse_time)?,
+            event_type: self.event_type.unwrap_or_default(),
+            success,
+            login: user.alternate_id.clone().unwrap_or_else(|| user_id.clone()),
+            user_id,
+            reason: outcome.reason.filter(|r| !r.trim().is_empty()),
+        })
+    }
+}
+
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// A group a user is a member of (`GET /api/v1/users/{id}/groups`): only its id matters.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireUserGroup {
+    pub id: String,
+}

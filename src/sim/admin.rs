@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::faults::Fault;
-use super::provisioning;
 use super::server::{lock, Shared};
 use super::store::{SeedError, Store};
+use super::{population, provisioning};
 use crate::dn::Dn;
 use crate::state::OrgState;
 
@@ -34,6 +34,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sim/directories/{directory}/assignments",
             post(super::event_hooks::admin_assign),
         )
+        .route(
+            "/sim/directories/{directory}/retry-provisioning",
+            post(retry_provisioning),
+        )
+        .route("/sim/provisioning-failures", get(provisioning_failures))
         .route("/sim/requests", get(requests).delete(clear_requests))
         .route("/sim/state", get(get_state).put(put_state))
         .route(
@@ -73,6 +78,8 @@ async fn index() -> Response {
         "routes": {
             "POST /sim/directories/{appIdOrDomain}/import-ous": "{\"ou\": DN}: tick an import OU",
             "POST /sim/directories/{appIdOrDomain}/assignments": "{\"group\": name or id, \"ou\": DN or null}: assign a group as an admin does (logged, delivered to Event Hooks)",
+            "POST /sim/directories/{appIdOrDomain}/retry-provisioning": "{\"users\": [id…]} or empty: retry failed provisioning as an admin does in Dashboard > Tasks",
+            "GET /sim/provisioning-failures": "app users whose provisioning is failing now, with the group that provisions them",
             "GET /sim/requests": "request log",
             "DELETE /sim/requests": "clear the request log",
             "GET /sim/state": "whole state, as an OrgState seed",
@@ -144,7 +151,7 @@ async fn put_state(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(resp) => return *resp,
     };
-    match Store::from_seed(&seed) {
+    match Store::populated(&seed, &shared.population) {
         Ok(store) => {
             *lock(&shared.store) = store;
             StatusCode::NO_CONTENT.into_response()
@@ -202,4 +209,48 @@ async fn set_mappings_unavailable(State(shared): State<Arc<Shared>>, body: Bytes
 
 async fn provisioning_check(State(shared): State<Arc<Shared>>) -> Response {
     Json(provisioning::check(&lock(&shared.store))).into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetryBody {
+    #[serde(default)]
+    users: Option<Vec<String>>,
+}
+
+async fn retry_provisioning(
+    State(shared): State<Arc<Shared>>,
+    Path(directory): Path<String>,
+    body: Bytes,
+) -> Response {
+    let retry: RetryBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RetryBody::default()
+    } else {
+        match parse(&body) {
+            Ok(r) => r,
+            Err(resp) => return *resp,
+        }
+    };
+    let mut store = lock(&shared.store);
+    let Some(app_id) = store.directory_app_mut(&directory).map(|a| a.id.clone()) else {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            &SeedError::UnknownDirectory(directory).to_string(),
+        );
+    };
+    let outcome = population::retry(
+        &mut store,
+        &app_id,
+        retry.users.as_deref(),
+        chrono::Utc::now(),
+    );
+    Json(outcome).into_response()
+}
+
+async fn provisioning_failures(State(shared): State<Arc<Shared>>) -> Response {
+    let failing: Vec<serde_json::Value> = population::failing(&lock(&shared.store))
+        .into_iter()
+        .map(|(app_id, group_id, user_id)| json!({"app_id": app_id, "group_id": group_id, "user_id": user_id}))
+        .collect();
+    Json(failing).into_response()
 }

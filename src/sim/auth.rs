@@ -19,6 +19,8 @@ pub enum Scope {
     LogsRead,
     EventHooksRead,
     EventHooksManage,
+    GroupsRead,
+    UsersRead,
 }
 
 impl Scope {
@@ -34,6 +36,8 @@ impl Scope {
             Scope::LogsRead => "okta.logs.read",
             Scope::EventHooksRead => "okta.eventHooks.read",
             Scope::EventHooksManage => "okta.eventHooks.manage",
+            Scope::GroupsRead => "okta.groups.read",
+            Scope::UsersRead => "okta.users.read",
         }
     }
 
@@ -49,6 +53,8 @@ impl Scope {
             Scope::LogsRead,
             Scope::EventHooksRead,
             Scope::EventHooksManage,
+            Scope::GroupsRead,
+            Scope::UsersRead,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)

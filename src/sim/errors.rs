@@ -33,6 +33,18 @@ impl ApiError {
         }
     }
 
+    /// 400 `E0000053`: a System Log `filter` the org cannot evaluate.
+    #[must_use]
+    pub fn invalid_filter(cause: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "E0000053",
+            summary: "Invalid filter parameter".into(),
+            causes: vec![cause.to_string()],
+            www_authenticate: None,
+        }
+    }
+
     /// 401 `E0000011`.
     #[must_use]
     pub fn invalid_token() -> ApiError {

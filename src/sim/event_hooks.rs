@@ -863,6 +863,9 @@ pub(crate) fn console_assign(
         display_message: format!("Update app group assignment of {group_name} to {label}"),
         request_id: request_id.clone(),
         request_uri: format!("/admin/group/{group_id}/directories"),
+        outcome_result: "SUCCESS",
+        outcome_reason: None,
+        by_system: false,
         targets: vec![
             EventTarget {
                 id: app_id,

@@ -28,6 +28,7 @@ pub mod faults;
 pub mod generator;
 mod ids;
 pub mod oauth;
+pub mod population;
 pub mod provisioning;
 pub mod ratelimit;
 mod request_log;
@@ -52,6 +53,7 @@ pub use event_hooks::DeliveryAttempt;
 pub use faults::{Fault, FaultKind, RequestMatcher, Trigger};
 pub use generator::{large_org, GeneratorParams};
 pub use oauth::OAuthClient;
+pub use population::{Population, RetryOutcome};
 pub use provisioning::{AssignmentCheck, ProvisioningOutcome, ProvisioningReport};
 pub use ratelimit::EndpointFamily;
 pub use request_log::RecordedRequest;
@@ -90,6 +92,9 @@ pub struct SimConfig {
     pub faults: Vec<Fault>,
     /// Seed of the RNG behind fault rates and latency jitter.
     pub fault_seed: u64,
+    /// The org's users, group members and provisioning history. Default: a few per import
+    /// OU and per group; [`Population::none`] for an org of configuration only.
+    pub population: Population,
     /// OAuth service apps that may get access tokens (`private_key_jwt`, optionally DPoP).
     pub oauth_clients: Vec<OAuthClient>,
     /// How long an access token is valid. Default an hour, like Okta's.
@@ -119,6 +124,7 @@ impl Default for SimConfig {
             mappings_unavailable: false,
             faults: Vec::new(),
             fault_seed: 0,
+            population: Population::default(),
             oauth_clients: Vec::new(),
             oauth_token_lifetime: Duration::from_secs(3600),
             oauth_announced_expires_in: None,
@@ -177,9 +183,9 @@ impl SimControl {
         lock(&self.shared.store).to_seed()
     }
 
-    /// Replaces the whole state (the System Log is emptied).
+    /// Replaces the whole state (the System Log starts again from the new org's pushes).
     pub fn set_state(&self, seed: &OrgState) -> Result<(), SeedError> {
-        let store = store::Store::from_seed(seed)?;
+        let store = store::Store::populated(seed, &self.shared.population)?;
         *lock(&self.shared.store) = store;
         Ok(())
     }
@@ -188,6 +194,55 @@ impl SimControl {
     /// the console. `Ok(false)` when it was already ticked.
     pub fn tick_import_ou(&self, directory: &str, ou: &str) -> Result<bool, SeedError> {
         lock(&self.shared.store).tick_import_ou(directory, ou)
+    }
+
+    /// The admin's Dashboard > Tasks > Retry for a directory (app id or domain): retries its
+    /// failed provisioning (or only that of `only`'s user ids) on the org as it is now.
+    pub fn retry_provisioning(
+        &self,
+        directory: &str,
+        only: Option<&[String]>,
+    ) -> Result<RetryOutcome, SeedError> {
+        let mut store = lock(&self.shared.store);
+        let app_id = store
+            .directory_app_mut(directory)
+            .map(|a| a.id.clone())
+            .ok_or_else(|| SeedError::UnknownDirectory(directory.to_string()))?;
+        Ok(population::retry(
+            &mut store,
+            &app_id,
+            only,
+            chrono::Utc::now(),
+        ))
+    }
+
+    /// Ground truth: every app user whose provisioning is failing now, as
+    /// `(app id, group id that provisions them, user id)`.
+    #[must_use]
+    pub fn failed_provisioning(&self) -> Vec<(String, String, String)> {
+        population::failing(&lock(&self.shared.store))
+    }
+
+    /// How many app users the directory `app_id` has.
+    #[must_use]
+    pub fn app_user_count(&self, app_id: &str) -> usize {
+        lock(&self.shared.store)
+            .app(app_id)
+            .and_then(|a| a.directory().map(|d| d.app_users.len()))
+            .unwrap_or(0)
+    }
+
+    /// How many provisioning events (push or sync) name the app `app_id` among their targets.
+    #[must_use]
+    pub fn provisioning_event_count(&self, app_id: &str) -> usize {
+        lock(&self.shared.store)
+            .events
+            .iter()
+            .filter(|e| {
+                e.event_type.starts_with("application.provision.user.")
+                    && e.targets.iter().any(|t| t.id == app_id)
+            })
+            .count()
     }
 
     /// Would provisioning a new member of each assigned group succeed?
@@ -278,7 +333,7 @@ impl SimOrg {
                 cfg.listen
             );
         }
-        let store = store::Store::from_seed(&cfg.seed).context("invalid seed")?;
+        let store = store::Store::populated(&cfg.seed, &cfg.population).context("invalid seed")?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("failed to listen on `{}`", cfg.listen))?;
@@ -316,6 +371,7 @@ impl SimOrg {
             concurrency: cfg.concurrency_limit.map(|n| Arc::new(Semaphore::new(n))),
             local_addr: addr,
             hooks: event_hooks::Hooks::default(),
+            population: cfg.population,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(event_hooks::deliver_loop(

@@ -21,6 +21,12 @@ pub enum EndpointFamily {
     UserTypes,
     /// `/api/v1/logs`.
     Logs,
+    /// `/api/v1/apps/{appId}/users…`.
+    AppUsers,
+    /// `/api/v1/groups…` (group members).
+    Groups,
+    /// `/api/v1/users…` (a user's groups).
+    Users,
 }
 
 impl EndpointFamily {
@@ -32,6 +38,9 @@ impl EndpointFamily {
         match segments.as_slice() {
             ["apps"] | ["apps", _] => Some(EndpointFamily::Apps),
             ["apps", _, "groups", ..] => Some(EndpointFamily::AppGroups),
+            ["apps", _, "users", ..] => Some(EndpointFamily::AppUsers),
+            ["groups", ..] => Some(EndpointFamily::Groups),
+            ["users", ..] => Some(EndpointFamily::Users),
             ["mappings", ..] => Some(EndpointFamily::Mappings),
             ["meta", "types", "user", ..] => Some(EndpointFamily::UserTypes),
             ["logs"] => Some(EndpointFamily::Logs),
@@ -168,7 +177,9 @@ mod tests {
             ("/api/v1/mappings/prm1", Some(Mappings)),
             ("/api/v1/meta/types/user", Some(UserTypes)),
             ("/api/v1/logs", Some(Logs)),
-            ("/api/v1/users", None),
+            ("/api/v1/users", Some(Users)),
+            ("/api/v1/apps/0oa1/users", Some(AppUsers)),
+            ("/api/v1/groups/00g1/users", Some(Groups)),
             ("/sim/state", None),
         ];
         for (path, family) in cases {

@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     pub concurrency: Option<Arc<Semaphore>>,
     pub local_addr: SocketAddr,
     pub hooks: super::event_hooks::Hooks,
+    /// Who populates the org again when its state is replaced.
+    pub population: super::population::Population,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicked handler must not take the org down).

@@ -76,6 +76,47 @@ pub struct DirectoryData {
     pub import_ous: Option<ImportOus>,
     pub assignments: Vec<StoredAssignment>,
     pub mappings_read: bool,
+    /// The directory's app users (imported from AD, or pushed to it by a group), in the
+    /// order Okta lists them. Filled by `population`.
+    pub app_users: Vec<StoredAppUser>,
+}
+
+/// An Okta user (a group member or a user imported from AD).
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub login: String,
+    pub created: String,
+}
+
+/// How an app user came to the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppUserOrigin {
+    /// Imported from AD (`scope` `USER`).
+    Imported,
+    /// Pushed to AD through this group's assignment (`scope` `GROUP`): the member's group
+    /// assigned to the directory with the highest priority.
+    Group(String),
+}
+
+/// A user's assignment to an AD app, with what AD knows of them.
+#[derive(Debug, Clone)]
+pub struct StoredAppUser {
+    pub user_id: String,
+    pub origin: AppUserOrigin,
+    /// `PROVISIONED`/`ACTIVE` once AD has the user, `STAGED` while the push failed.
+    pub status: &'static str,
+    /// `SYNCHRONIZED`, or `ERROR` after a failed push.
+    pub sync_state: &'static str,
+    /// AD's objectGUID, set once AD has the user.
+    pub external_id: Option<String>,
+    /// `profile.dn`: the user's distinguishedName in AD, once AD has the user.
+    pub dn: Option<String>,
+    pub created: String,
+    pub last_updated: String,
+    pub last_sync: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +203,12 @@ pub struct StoredEvent {
     pub display_message: String,
     pub request_id: String,
     pub request_uri: String,
+    /// `outcome.result`: `SUCCESS` or `FAILURE`.
+    pub outcome_result: &'static str,
+    /// `outcome.reason`, when Okta gives one.
+    pub outcome_reason: Option<String>,
+    /// `true` for what Okta does by itself (provisioning): the actor is Okta, not an admin.
+    pub by_system: bool,
     pub targets: Vec<EventTarget>,
 }
 
@@ -183,8 +230,13 @@ pub struct Store {
     /// By id; only ever looked up (every listed assignment looks up its group).
     pub groups: HashMap<String, StoredGroup>,
     pub mappings: Vec<StoredMapping>,
+    /// Ordered by `published` (appended as they happen): a System Log cursor is a position.
     pub events: Vec<StoredEvent>,
     pub clock: WriteClock,
+    /// Okta users by id (members and imported users); filled by `population`.
+    pub users: HashMap<String, StoredUser>,
+    /// Group id → member user ids, in the order Okta lists them.
+    pub members: HashMap<String, Vec<String>>,
 }
 
 impl Store {
@@ -311,6 +363,7 @@ impl Store {
                     import_ous: dir.import_ous.clone(),
                     assignments,
                     mappings_read: dir.mappings_read,
+                    app_users: Vec::new(),
                 }),
             });
         }
@@ -335,7 +388,20 @@ impl Store {
             mappings,
             events: Vec::new(),
             clock,
+            users: HashMap::new(),
+            members: HashMap::new(),
         })
+    }
+
+    /// [`Store::from_seed`], then its people and their provisioning history
+    /// (`population`), pushed over the days before now.
+    pub fn populated(
+        seed: &OrgState,
+        population: &super::population::Population,
+    ) -> Result<Store, SeedError> {
+        let mut store = Store::from_seed(seed)?;
+        super::population::populate(&mut store, population, chrono::Utc::now());
+        Ok(store)
     }
 
     /// The org as an `OrgState` seed (the inverse of [`Store::from_seed`]).

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::ids::timestamp;
 use super::store::{
-    AppKind, EndKind, StoredApp, StoredAssignment, StoredEvent, StoredMapping, StoredMappingEnd,
-    StoredUserType,
+    AppKind, AppUserOrigin, EndKind, StoredApp, StoredAppUser, StoredAssignment, StoredEvent,
+    StoredMapping, StoredMappingEnd, StoredUser, StoredUserType,
 };
 use crate::state::AppStatus;
 
@@ -293,6 +293,8 @@ pub struct Group<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupProfile<'a> {
     pub name: Cow<'a, str>,
+    /// A string when set (the spec's `OktaUserGroupProfile` has no null description).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
 }
 
@@ -300,6 +302,34 @@ pub struct GroupProfile<'a> {
 pub struct GroupLinks {
     #[serde(rename = "self")]
     pub self_link: Href,
+}
+
+impl<'a> Group<'a> {
+    /// A group on its own (`/api/v1/users/{id}/groups`).
+    #[must_use]
+    pub fn standalone(
+        id: &'a str,
+        (name, created): (Cow<'a, str>, Cow<'a, str>),
+        base: &str,
+    ) -> Group<'a> {
+        Group {
+            id,
+            created: created.clone(),
+            last_updated: created.clone(),
+            last_membership_updated: created,
+            object_class: ["okta:user_group"],
+            kind: "OKTA_GROUP",
+            profile: GroupProfile {
+                name,
+                description: None,
+            },
+            links: GroupLinks {
+                self_link: Href {
+                    href: format!("{base}/api/v1/groups/{id}"),
+                },
+            },
+        }
+    }
 }
 
 impl<'a> GroupAssignment<'a> {
@@ -552,6 +582,8 @@ pub struct LogUserAgent {
 #[derive(Debug, Clone, Serialize)]
 pub struct LogOutcome {
     pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -612,11 +644,20 @@ impl LogEvent {
             severity: "INFO",
             legacy_event_type: e.event_type.replace('.', "_"),
             display_message: e.display_message.clone(),
-            actor: LogActor {
-                id: super::ids::derived_id("00u", "sim-admin"),
-                kind: "User".into(),
-                alternate_id: "admin@example.com".into(),
-                display_name: "Simulated Admin".into(),
+            actor: if e.by_system {
+                LogActor {
+                    id: super::ids::derived_id("0oa", "okta-system"),
+                    kind: "PublicClientApp".into(),
+                    alternate_id: "Okta System".into(),
+                    display_name: "Okta System".into(),
+                }
+            } else {
+                LogActor {
+                    id: super::ids::derived_id("00u", "sim-admin"),
+                    kind: "User".into(),
+                    alternate_id: "admin@example.com".into(),
+                    display_name: "Simulated Admin".into(),
+                }
             },
             client: LogClient {
                 ip_address: "127.0.0.1".into(),
@@ -627,7 +668,10 @@ impl LogEvent {
                     browser: "UNKNOWN".into(),
                 },
             },
-            outcome: LogOutcome { result: "SUCCESS" },
+            outcome: LogOutcome {
+                result: e.outcome_result,
+                reason: e.outcome_reason.clone(),
+            },
             target: e
                 .targets
                 .iter()
@@ -652,6 +696,192 @@ impl LogEvent {
             security_context: Map::new(),
             request: LogRequest {
                 ip_chain: Vec::new(),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// User (a group member) and AppUser
+
+/// Okta's `User`, as `/api/v1/groups/{id}/users` lists it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub status: &'static str,
+    pub created: String,
+    pub activated: String,
+    pub status_changed: String,
+    pub last_login: Option<String>,
+    pub last_updated: String,
+    pub password_changed: Option<String>,
+    #[serde(rename = "type")]
+    pub user_type: UserTypeRef,
+    pub profile: UserProfile,
+    pub credentials: UserCredentials,
+    #[serde(rename = "_links")]
+    pub links: UserLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserTypeRef {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserProfile {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub login: String,
+    pub mobile_phone: Option<String>,
+    pub second_email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserCredentials {
+    pub provider: UserProvider,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserProvider {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserLinks {
+    #[serde(rename = "self")]
+    pub self_link: Href,
+}
+
+impl User {
+    #[must_use]
+    pub fn from_store(u: &StoredUser, user_type_id: &str, base: &str) -> User {
+        User {
+            id: u.id.clone(),
+            status: "ACTIVE",
+            created: u.created.clone(),
+            activated: u.created.clone(),
+            status_changed: u.created.clone(),
+            last_login: None,
+            last_updated: u.created.clone(),
+            password_changed: None,
+            user_type: UserTypeRef {
+                id: user_type_id.to_string(),
+            },
+            profile: UserProfile {
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                email: u.login.clone(),
+                login: u.login.clone(),
+                mobile_phone: None,
+                second_email: None,
+            },
+            credentials: UserCredentials {
+                provider: UserProvider {
+                    kind: "OKTA",
+                    name: "OKTA",
+                },
+            },
+            links: UserLinks {
+                self_link: href(base, &format!("/api/v1/users/{}", u.id)),
+            },
+        }
+    }
+}
+
+/// Okta's `AppUser`: a user's assignment to an app, with the app's profile of the user (for
+/// AD, `dn` is the user's distinguishedName once AD has the user).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppUser {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub created: String,
+    pub last_updated: String,
+    pub scope: &'static str,
+    pub status: &'static str,
+    pub status_changed: String,
+    pub password_changed: Option<String>,
+    pub sync_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<String>,
+    pub credentials: AppUserCredentials,
+    pub profile: Map<String, Value>,
+    #[serde(rename = "_embedded", skip_serializing_if = "Option::is_none")]
+    pub embedded: Option<AppUserEmbedded>,
+    #[serde(rename = "_links")]
+    pub links: AppUserLinks,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppUserCredentials {
+    pub user_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppUserEmbedded {
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppUserLinks {
+    pub app: Href,
+    pub user: Href,
+}
+
+impl AppUser {
+    /// `user`: the Okta user behind the app user; `embed`: `expand=user`.
+    #[must_use]
+    pub fn from_store(
+        app_id: &str,
+        a: &StoredAppUser,
+        user: Option<&StoredUser>,
+        user_type_id: &str,
+        embed: bool,
+        base: &str,
+    ) -> AppUser {
+        let mut profile = Map::new();
+        let login = user.map_or_else(|| a.user_id.clone(), |u| u.login.clone());
+        if let Some(u) = user {
+            profile.insert("firstName".into(), Value::String(u.first_name.clone()));
+            profile.insert("lastName".into(), Value::String(u.last_name.clone()));
+            profile.insert("email".into(), Value::String(u.login.clone()));
+        }
+        let sam = login.split('@').next().unwrap_or(&login).to_string();
+        profile.insert("samAccountName".into(), Value::String(sam));
+        profile.insert("dn".into(), a.dn.clone().map_or(Value::Null, Value::String));
+        AppUser {
+            id: a.user_id.clone(),
+            external_id: a.external_id.clone(),
+            created: a.created.clone(),
+            last_updated: a.last_updated.clone(),
+            scope: match a.origin {
+                AppUserOrigin::Imported => "USER",
+                AppUserOrigin::Group(_) => "GROUP",
+            },
+            status: a.status,
+            status_changed: a.last_updated.clone(),
+            password_changed: None,
+            sync_state: a.sync_state,
+            last_sync: a.last_sync.clone(),
+            credentials: AppUserCredentials { user_name: login },
+            profile,
+            embedded: match (embed, user) {
+                (true, Some(u)) => Some(AppUserEmbedded {
+                    user: User::from_store(u, user_type_id, base),
+                }),
+                _ => None,
+            },
+            links: AppUserLinks {
+                app: href(base, &format!("/api/v1/apps/{app_id}")),
+                user: href(base, &format!("/api/v1/users/{}", a.user_id)),
             },
         }
     }

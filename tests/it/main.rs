@@ -2,6 +2,7 @@
 
 mod apply;
 mod cli;
+mod evidence;
 mod guard;
 mod hostile;
 mod live;

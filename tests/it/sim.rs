@@ -1370,3 +1370,154 @@ async fn sim_answers_undecodable_paths_with_okta_errors() {
     let sim = demo().await;
     assert_okta_error(get(&sim, "/api/v1/apps/%FF%FE").await, 404, "E0000007").await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Evidence: app users, group members, System Log queries
+
+async fn json_list(sim: &SimOrg, path: &str) -> (Vec<Value>, BTreeMap<String, String>) {
+    let resp = get(sim, path).await;
+    assert_eq!(resp.status(), 200, "{path}");
+    let links = links(&resp);
+    (resp.json().await.unwrap(), links)
+}
+
+/// Follows `next` links to the end; the path and query of each link.
+async fn all_pages(sim: &SimOrg, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut next = Some(path.to_string());
+    let mut pages = 0;
+    while let Some(path) = next {
+        let (page, links) = json_list(sim, &path).await;
+        items.extend(page);
+        next = links
+            .get("next")
+            .map(|u| u.trim_start_matches(&sim.url()).to_string());
+        pages += 1;
+        assert!(pages < 1000, "a bounded query ends");
+    }
+    items
+}
+
+#[tokio::test]
+async fn app_users_carry_dn_once_ad_has_them_and_error_when_a_push_failed() {
+    let sim = demo().await;
+    let corp = app_id(CORP);
+    let users = all_pages(&sim, &format!("/api/v1/apps/{corp}/users?limit=7")).await;
+    assert!(
+        users.len() > 900,
+        "imported users and pushed members: {}",
+        users.len()
+    );
+    let ids: std::collections::BTreeSet<&str> =
+        users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), users.len(), "pages neither repeat nor skip");
+    for u in &users {
+        match u["syncState"].as_str().unwrap() {
+            "ERROR" => {
+                assert_eq!(u["status"], "STAGED");
+                assert!(u["profile"]["dn"].is_null() && u.get("externalId").is_none());
+            }
+            "SYNCHRONIZED" => assert!(u["profile"]["dn"].as_str().unwrap().starts_with("CN=")),
+            other => panic!("unexpected syncState {other}"),
+        }
+    }
+    // Group members, and a user's groups.
+    let marketing = group_id(CORP, "Marketing");
+    let (members, _) = json_list(&sim, &format!("/api/v1/groups/{marketing}/users")).await;
+    assert_eq!(
+        members.len(),
+        3,
+        "two of its own and one shared with Contractors"
+    );
+    let shared = members[2]["id"].as_str().unwrap();
+    let (groups, _) = json_list(&sim, &format!("/api/v1/users/{shared}/groups")).await;
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["profile"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Marketing") && names.contains(&"Contractors"),
+        "{names:?}"
+    );
+    assert_eq!(
+        get(&sim, "/api/v1/groups/00gnothere/users").await.status(),
+        404
+    );
+    assert_eq!(
+        get(&sim, "/api/v1/users/00unothere/groups").await.status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn system_log_filters_bounded_queries_end_and_polling_queries_link_on() {
+    let sim = demo().await;
+    let corp = app_id(CORP);
+    let filter = format!(
+        "eventType eq \"application.provision.user.push\" and outcome.result eq \"FAILURE\" and target.id eq \"{corp}\""
+    );
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let until = "2999-01-01T00:00:00.000Z";
+    let bounded = format!(
+        "/api/v1/logs?since=2000-01-01T00:00:00.000Z&until={until}&limit=3&filter={}",
+        enc(&filter)
+    );
+    let failures = all_pages(&sim, &bounded).await;
+    let expected = sim
+        .failed_provisioning()
+        .into_iter()
+        .filter(|(app, _, _)| *app == corp)
+        .count();
+    assert_eq!(failures.len(), expected);
+    assert!(failures.iter().all(|e| e["outcome"]["result"] == "FAILURE"
+        && e["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == corp.as_str())));
+    // Some failures carry Okta's reason, some none (Okta may leave it empty).
+    assert!(failures.iter().any(|e| e["outcome"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("Target OU is not an import OU"))));
+    assert!(failures
+        .iter()
+        .any(|e| e["outcome"].get("reason").is_none()));
+
+    // Polling: no `until`, ascending. The last page still links on, even when empty, and
+    // the link, followed later, brings only what happened since.
+    let poll = format!(
+        "/api/v1/logs?limit=1000&filter={}",
+        enc(&format!(
+            "eventType eq \"application.provision.user.sync\" and target.id eq \"{corp}\""
+        ))
+    );
+    let (first, links) = json_list(&sim, &poll).await;
+    assert!(first.is_empty(), "no sync yet");
+    let checkpoint = links
+        .get("next")
+        .expect("a polling query always links on")
+        .clone();
+    let path = checkpoint.trim_start_matches(&sim.url()).to_string();
+    let (again, links) = json_list(&sim, &path).await;
+    assert!(again.is_empty());
+    assert!(links.contains_key("next"));
+    sim.tick_import_ou(CORP, "OU=Marketing,DC=corp,DC=example,DC=com")
+        .unwrap();
+    let retried = sim.retry_provisioning(CORP, None).unwrap();
+    assert_eq!(retried.provisioned.len(), 2);
+    let (after, links) = json_list(&sim, &path).await;
+    assert_eq!(
+        after.len(),
+        retried.retried.len(),
+        "each retry is one sync event"
+    );
+    assert!(links.contains_key("next"));
+    // A bad filter is Okta's 400.
+    let bad = get(
+        &sim,
+        &format!("/api/v1/logs?filter={}", enc("actor.id eq \"x\"")),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["errorCode"], "E0000053");
+}

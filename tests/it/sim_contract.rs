@@ -696,6 +696,64 @@ async fn sim_contract_every_response_matches_oktas_spec() {
     .await;
     assert_eq!(call(&sim, "DELETE", &hook_path, None).await, 204);
     call(&sim, "DELETE", "/api/v1/eventHooks/whomissing", None).await;
+    // Evidence: app users, group members, a user's groups, provisioning events.
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/apps/{c}/users?limit=500"),
+        None,
+    )
+    .await;
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/apps/{c}/users?limit=2&expand=user"),
+        None,
+    )
+    .await;
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/apps/{c}/users?limit=nope"),
+        None,
+    )
+    .await;
+    call(&sim, "GET", "/api/v1/apps/0oamissing/users", None).await;
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/groups/{marketing}/users?limit=200"),
+        None,
+    )
+    .await;
+    call(&sim, "GET", "/api/v1/groups/00gmissing/users", None).await;
+    let member = sim.failed_provisioning()[0].2.clone();
+    call(&sim, "GET", &format!("/api/v1/users/{member}/groups"), None).await;
+    call(&sim, "GET", "/api/v1/users/00umissing/groups", None).await;
+    let filter = format!(
+        "eventType%20eq%20%22application.provision.user.push%22%20and%20outcome.result%20eq%20%22FAILURE%22%20and%20target.id%20eq%20%22{c}%22"
+    );
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/logs?since=2000-01-01T00:00:00.000Z&until=2999-01-01T00:00:00.000Z&limit=1000&filter={filter}"),
+        None,
+    )
+    .await;
+    call(
+        &sim,
+        "GET",
+        &format!("/api/v1/logs?limit=5&filter={filter}"),
+        None,
+    )
+    .await;
+    call(
+        &sim,
+        "GET",
+        "/api/v1/logs?filter=actor.id%20eq%20%22x%22",
+        None,
+    )
+    .await;
     // Errors from the surroundings.
     let unauth = reqwest::get(format!("{}/api/v1/apps", sim.url()))
         .await
@@ -747,6 +805,12 @@ async fn sim_contract_every_response_matches_oktas_spec() {
         ("/api/v1/meta/types/user", "GET", 500),
         ("/api/v1/logs", "GET", 200),
         ("/api/v1/logs", "GET", 400),
+        ("/api/v1/apps/{appId}/users", "GET", 200),
+        ("/api/v1/apps/{appId}/users", "GET", 404),
+        ("/api/v1/groups/{groupId}/users", "GET", 200),
+        ("/api/v1/groups/{groupId}/users", "GET", 404),
+        ("/api/v1/users/{id}/groups", "GET", 200),
+        ("/api/v1/users/{id}/groups", "GET", 404),
         ("/api/v1/nothing", "GET", 404),
         ("/api/v1/eventHooks", "GET", 200),
         ("/api/v1/eventHooks", "POST", 200),
