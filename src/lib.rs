@@ -24,3 +24,4 @@ pub mod runrecord;
 pub mod sim;
 pub mod state;
 pub mod text;
+pub mod undo;

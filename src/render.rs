@@ -47,8 +47,8 @@ impl Styles {
 
     fn for_action(&self, action: Action) -> &Style {
         match action {
-            Action::Add => &self.add,
-            Action::Update => &self.change,
+            Action::Add | Action::Restore => &self.add,
+            Action::Update | Action::Revert => &self.change,
             Action::Delete => &self.delete,
         }
     }
@@ -68,6 +68,9 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         ))
     )?;
     writeln!(out)?;
+    if let Some(undo_of) = &plan.undo_of {
+        render_undo_banner(plan, undo_of, out, &styles)?;
+    }
 
     if plan.has_changes() {
         writeln!(
@@ -122,6 +125,31 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(out)?;
     }
     render_summary(plan, out, &styles)
+}
+
+/// The top of an undo plan: which run it undoes and, loudly, what undoing does.
+fn render_undo_banner(
+    plan: &Plan,
+    undo_of: &crate::plan::UndoOf,
+    out: &mut dyn Write,
+    styles: &Styles,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        styles.bold.apply_to(format!(
+            "This plan UNDOES the run recorded in `{}` (plan `{}`).",
+            undo_of.run_record, undo_of.plan_checksum
+        ))
+    )?;
+    if let Some(loud) = plan
+        .warnings
+        .iter()
+        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
+    {
+        writeln!(out, "{} {}", styles.delete.apply_to("!!"), styles.delete.apply_to(&loud.message))?;
+    }
+    writeln!(out)
 }
 
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
@@ -219,6 +247,8 @@ fn render_change(
         (_, Action::Add) => "will be added",
         (_, Action::Update) => "will be updated in place",
         (_, Action::Delete) => "will be deleted",
+        (_, Action::Revert) => "will be put back as it was before the run (undo)",
+        (_, Action::Restore) => "will be put back as it was before the run (undo)",
     };
     writeln!(
         out,
@@ -265,6 +295,45 @@ fn render_change(
                 quote(&update.group.name)
             )?;
             render_update(out, styles, "organizationalUnit", before, &update.after)?;
+            writeln!(out, "    }}")
+        }
+        ChangeDetails::GroupTargetOuRevert(revert) => {
+            let before = revert.before.as_deref().unwrap_or_default();
+            let after = revert.after.organizational_unit.as_deref().unwrap_or_default();
+            writeln!(
+                out,
+                "  {symbol} group_target_ou {} {{",
+                quote(&revert.group.name)
+            )?;
+            render_update(out, styles, "organizationalUnit", before, after)?;
+            writeln!(
+                out,
+                "      {}",
+                styles.dim.apply_to(format!(
+                    "# writes back the whole assignment as the run found it: priority {}, {}                      profile field(s)",
+                    revert
+                        .after
+                        .priority
+                        .map_or_else(|| "unset".to_string(), |p| p.to_string()),
+                    revert.after.profile.len()
+                ))
+            )?;
+            writeln!(out, "    }}")
+        }
+        ChangeDetails::MappingPropertyRestore(restore) => {
+            writeln!(out, "  {symbol} mapping_property {} {{", quote(&restore.key))?;
+            writeln!(
+                out,
+                "      {symbol} expression = null {} {}",
+                styles.dim.apply_to("->"),
+                quote(&restore.expression)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} pushStatus = null {} {}",
+                styles.dim.apply_to("->"),
+                quote(&restore.push_status)
+            )?;
             writeln!(out, "    }}")
         }
         ChangeDetails::MappingPropertyDelete(delete) => {
