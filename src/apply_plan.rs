@@ -15,7 +15,7 @@ use crate::exit::{Hinted, Outcome};
 use crate::okta::OktaClient;
 use crate::plan::{ChangeDetails, ChangeKind, Execution, Plan};
 use crate::prompt::{defer_interrupts, Approver, InterruptsDeferred};
-use crate::recheck::{recheck, Refusal, RefusalKind};
+use crate::recheck::{recheck, recheck_undo, Refusal, RefusalKind};
 use crate::render::import_ou_console_path;
 use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
 use crate::state::OrgState;
@@ -55,7 +55,22 @@ pub fn apply_approved(
         writeln!(stdout, "Nothing to apply.")?;
         return Ok(Outcome::Success);
     }
-    refuse_rechecked(&recheck(state, plan))?;
+    let refusals = match &plan.undo_of {
+        // An undo plan is held against the record of the run it undoes: only the reversals
+        // that record shows, back to exactly what it holds.
+        Some(undo_of) => {
+            let run = crate::undo_record::load(Path::new(&undo_of.run_record)).with_context(|| {
+                format!(
+                    "the plan undoes the run recorded in `{}`, and apply re-checks every \
+                     reversal against that record; nothing was written",
+                    undo_of.run_record
+                )
+            })?;
+            recheck_undo(state, plan, &run)
+        }
+        None => recheck(state, plan),
+    };
+    refuse_rechecked(&refusals)?;
 
     let started_at = now_rfc3339();
     let fresh = runtime
@@ -84,6 +99,9 @@ pub fn apply_approved(
     }
 
     let api_changes = fresh.len();
+    if let Some(loud) = undo_warning(plan) {
+        writeln!(stdout, "\n{loud}")?;
+    }
     if !options.quiet && api_changes > 0 {
         writeln!(
             stdout,
@@ -144,6 +162,17 @@ pub fn apply_approved(
     } else {
         Outcome::Success
     })
+}
+
+/// For an undo plan that re-creates the misconfiguration, the loud warning to show before
+/// any write and in the approval prompt.
+#[must_use]
+pub fn undo_warning(plan: &Plan) -> Option<String> {
+    plan.undo_of.as_ref()?;
+    plan.warnings
+        .iter()
+        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
+        .map(|w| format!("!! {}", w.message))
 }
 
 /// Refuses the whole plan when the re-check refused any change, listing each.

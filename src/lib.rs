@@ -25,3 +25,4 @@ pub mod sim;
 pub mod state;
 pub mod text;
 pub mod undo;
+pub mod undo_record;

@@ -1710,6 +1710,125 @@ mod tests {
         assert_eq!(refused(no_address).field, "address");
     }
 
+    fn revert_document() -> Value {
+        serde_json::json!({
+            "address": "directory[\"corp.example.com\"].group[\"Marketing\"].target_ou",
+            "kind": "group_target_ou",
+            "action": "revert",
+            "execution": "api",
+            "finding": "R1:corp.example.com:00g1",
+            "directory": {"app_id": "0oa1", "domain": "corp.example.com"},
+            "group": {"id": "00g1", "name": "Marketing"},
+            "mapping_id": null,
+            "before": {"organizationalUnit": "OU=Staff,DC=corp,DC=example,DC=com"},
+            "after": {
+                "organizationalUnit": "OU=Marketing,DC=corp,DC=example,DC=com",
+                "priority": 2,
+                "profile": {
+                    "organizationalUnit": "OU=Marketing,DC=corp,DC=example,DC=com",
+                    "samAccountName": null
+                }
+            },
+            "precondition": {
+                "lastUpdated": "2026-11-30T10:00:00.000Z",
+                "organizationalUnit": "OU=Staff,DC=corp,DC=example,DC=com"
+            }
+        })
+    }
+
+    fn restore_document() -> Value {
+        serde_json::json!({
+            "address": "directory[\"emea.example.com\"].mapping[\"user\"].property[\"dn\"]",
+            "kind": "mapping_property",
+            "action": "restore",
+            "execution": "api",
+            "finding": "R2:emea.example.com:prm1:dn",
+            "directory": {"app_id": "0oa2", "domain": "emea.example.com"},
+            "group": null,
+            "mapping_id": "prm1",
+            "before": {"key": "dn", "expression": null},
+            "after": {"key": "dn", "expression": "user.dn", "pushStatus": "PUSH"},
+            "precondition": {"key": "dn", "expression": null}
+        })
+    }
+
+    fn undo_plan() -> Plan {
+        Plan::new_undo(
+            Some("https://acme.okta.com".into()),
+            "2026-11-30T11:00:00Z".into(),
+            UndoOf {
+                run_record: ".ouguard/runs/r.jsonl".into(),
+                plan_checksum: "sha256:abc".into(),
+            },
+            vec![],
+            vec![load(revert_document()).unwrap(), load(restore_document()).unwrap()],
+        )
+    }
+
+    #[test]
+    fn an_undo_plan_is_format_1_1_with_undo_of_under_the_checksum() {
+        for document in [revert_document(), restore_document()] {
+            let change = load(document.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&change).unwrap(), document);
+        }
+        let plan = undo_plan();
+        assert_eq!(plan.format_version, "1.1");
+        assert_eq!(sample().format_version, "1", "plans without undo stay \"1\"");
+        assert_eq!((plan.summary.add, plan.summary.change), (1, 1));
+        let text = plan.to_json();
+        assert_eq!(Plan::from_json(&text).unwrap(), plan);
+        assert!(text.contains("\"undo_of\": {"), "{text}");
+        let edited = text.replace("sha256:abc", "sha256:abd");
+        assert!(matches!(
+            Plan::from_json(&edited),
+            Err(PlanFileError::ChecksumMismatch { .. })
+        ));
+        // A "1" plan may not undo, and a reversal needs `undo_of` (both resealed).
+        let mut v1 = plan.clone();
+        v1.format_version = "1".into();
+        v1.checksum = v1.compute_checksum();
+        assert!(matches!(
+            Plan::from_json(&v1.to_json()),
+            Err(PlanFileError::NotAPlan(m)) if m.contains("needs \"1.1\"")
+        ));
+        let mut orphan = plan.clone();
+        orphan.undo_of = None;
+        orphan.checksum = orphan.compute_checksum();
+        assert!(matches!(
+            Plan::from_json(&orphan.to_json()),
+            Err(PlanFileError::NotAPlan(m)) if m.contains("no `undo_of`")
+        ));
+        let v3 = text.replace("\"format_version\": \"1.1\"", "\"format_version\": \"1.2\"");
+        assert_eq!(
+            Plan::from_json(&v3),
+            Err(PlanFileError::UnknownVersion("1.2".into()))
+        );
+    }
+
+    #[test]
+    fn bad_reversals_are_refused_naming_the_field() {
+        type Edit = fn(&mut Value);
+        let cases: Vec<(Value, Edit, &str)> = vec![
+            (revert_document(), |d| { d["after"]["profile"]["organizationalUnit"] = "OU=X,DC=corp,DC=example,DC=com".into(); }, "after.organizationalUnit"),
+            (revert_document(), |d| { d["after"]["priority"] = "high".into(); }, "after.priority"),
+            (revert_document(), |d| { d["after"]["profile"] = Value::Null; }, "after.profile"),
+            (revert_document(), |d| { d["after"].as_object_mut().unwrap().remove("priority"); }, "after.priority"),
+            (revert_document(), |d| { d["precondition"]["organizationalUnit"] = Value::Null; }, "precondition.organizationalUnit"),
+            (revert_document(), |d| { d["precondition"]["lastUpdated"] = "".into(); }, "precondition.lastUpdated"),
+            (revert_document(), |d| { d["after"]["memberOf"] = serde_json::json!([]); }, "after.memberOf"),
+            (restore_document(), |d| { d["after"]["pushStatus"] = "ALWAYS".into(); }, "after.pushStatus"),
+            (restore_document(), |d| { d["after"]["expression"] = Value::Null; }, "after.expression"),
+            (restore_document(), |d| { d["precondition"]["expression"] = "user.dn".into(); }, "precondition.expression"),
+            (restore_document(), |d| { d["before"]["key"] = "firstName".into(); }, "before.key"),
+            (restore_document(), |d| { d["after"]["key"] = "firstName".into(); d["before"]["key"] = "firstName".into(); d["precondition"]["key"] = "firstName".into(); }, "address"),
+        ];
+        for (mut document, edit, field) in cases {
+            edit(&mut document);
+            let error = refused(document);
+            assert_eq!(error.field, field, "{error}");
+        }
+    }
+
     #[test]
     fn a_plan_file_with_a_bad_change_names_its_index() {
         let mut plan = sample();

@@ -222,6 +222,9 @@ fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
 }
 
 fn finding_reason(findings: &HashMap<&str, &Finding>, change: &ResourceChange) -> String {
+    if change.action().is_reversal() {
+        return format!("undoes the run's change for {}", change.finding);
+    }
     match findings.get(change.finding.as_str()) {
         Some(finding) => {
             let rule = match finding.rule {
@@ -310,7 +313,8 @@ fn render_change(
                 out,
                 "      {}",
                 styles.dim.apply_to(format!(
-                    "# writes back the whole assignment as the run found it: priority {}, {}                      profile field(s)",
+                    "# writes back the whole assignment as the run found it: priority {}, {} \
+                     profile field(s)",
                     revert
                         .after
                         .priority

@@ -1242,6 +1242,35 @@ mod tests {
     }
 
     #[test]
+    fn the_text_of_an_undo_plan_says_loudly_what_undoing_does() {
+        let state = after_run();
+        let mut recorded = run(&state);
+        recorded.changes.push(RunChange {
+            index: 2,
+            address: ResourceChange::target_ou_address("corp.example.com", "Sales"),
+            finding: Some("R1:corp.example.com:00g5".into()),
+            directory: corp(&state),
+            outcome: RunOutcome::NotApplied("failed".into()),
+            write: RunWrite::Assignment {
+                group: GroupRef {
+                    id: "00g5".into(),
+                    name: "Sales".into(),
+                },
+                written_ou: Some(STAFF.into()),
+                written_profile: None,
+                left_last_updated: None,
+                before: None,
+            },
+        });
+        let undo = plan_undo(&recorded, &state, &options(false)).expect("plans");
+        let mut text = Vec::new();
+        crate::render::render_plan(&undo.plan, &mut text, false).expect("renders");
+        let text = String::from_utf8(text).expect("utf-8");
+        assert!(text.contains("UNDOING RE-CREATES THE MISCONFIGURATION"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
     fn another_org_is_refused() {
         let state = after_run();
         let mut opts = options(false);

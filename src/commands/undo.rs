@@ -1,0 +1,67 @@
+//! `ouguard undo RUN_RECORD`: read the run record and the org, plan the reversal of what the
+//! run applied (an ordinary saved plan with `undo_of`), print it and save it. Writes nothing
+//! to Okta: the plan is applied with `ouguard apply FILE`, like any other.
+
+use std::io::Write;
+
+use super::{now_rfc3339, session, Global};
+use crate::cli::{UndoArgs, UndoFormatArg};
+use crate::exit::{Hinted, Outcome};
+use crate::undo::{plan_undo, UndoError, UndoOptions};
+
+pub fn run(global: &Global, args: &UndoArgs) -> anyhow::Result<Outcome> {
+    let recorded = crate::undo_record::load(&args.run_record)?;
+    let config = global.config()?;
+    let settings = session::settings(global, &args.connection, &config)?;
+    let session = session::connect(
+        global,
+        &settings,
+        args.connection.concurrency,
+        crate::okta::ScopeSet::Read,
+    )?;
+    // The org as it is now, with the import OUs `ouguard.toml` declares: what each reversal's
+    // precondition (the state the run left) is checked against.
+    let mut state = session.read_state(global)?;
+    config.declare_import_ous(&mut state)?;
+    let options = UndoOptions {
+        org_url: Some(session.client.org_url().to_string()),
+        created_at: now_rfc3339(),
+        strict: args.strict,
+    };
+    let undo = plan_undo(&recorded, &state, &options).map_err(|error| match error {
+        UndoError::Drifted(_) => Hinted::new(
+            format!("{error}\nnothing was saved"),
+            "without `--strict`, `ouguard undo` leaves the drifted changes out and undoes the \
+             rest; or put those resources back as the run left them first",
+        ),
+        UndoError::OtherOrg { .. } => Hinted::new(
+            format!("{error}; nothing was saved"),
+            "connect to the org the run wrote to (`--org-url` or `OKTA_CLIENT_ORGURL`)",
+        ),
+    })?;
+    let plan = &undo.plan;
+    if let Some(path) = &args.out {
+        crate::files::write_atomically(path, plan.to_json().as_bytes(), false)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        UndoFormatArg::Json => stdout.write_all(plan.to_json().as_bytes())?,
+        UndoFormatArg::Markdown => crate::undo_record::render_markdown(plan, &mut stdout)?,
+        UndoFormatArg::Text => {
+            crate::render::render_plan(plan, &mut stdout, global.color)?;
+            if let Some(path) = &args.out {
+                if !global.quiet {
+                    writeln!(
+                        stdout,
+                        "\nSaved the undo plan to `{}`. Review it with `ouguard show {0}`; apply \
+                         exactly it with `ouguard apply {0}` (from this folder: it names the run \
+                         record `{}`, which apply reads again).",
+                        path.display(),
+                        recorded.record
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
