@@ -7,3 +7,4 @@ mod oauth;
 mod sim;
 mod sim_contract;
 mod support;
+mod undo;
