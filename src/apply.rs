@@ -288,7 +288,9 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
                 ))),
             }
         }
-        ChangeDetails::GroupTargetOuRevert(revert) => fresh_read_revert(client, change, revert).await,
+        ChangeDetails::GroupTargetOuRevert(revert) => {
+            fresh_read_revert(client, change, revert).await
+        }
         ChangeDetails::MappingPropertyRestore(restore) => {
             fresh_read_restore(client, change, restore).await
         }
@@ -643,7 +645,12 @@ async fn revert_assignment(
     let before = revert.precondition.organizational_unit.as_deref();
     for attempt in 0..2 {
         match client
-            .put_group_assignment_whole(app_id, group_id, revert.after.priority, &revert.after.profile)
+            .put_group_assignment_whole(
+                app_id,
+                group_id,
+                revert.after.priority,
+                &revert.after.profile,
+            )
             .await
         {
             Ok(written) => {

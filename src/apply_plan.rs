@@ -59,13 +59,14 @@ pub fn apply_approved(
         // An undo plan is held against the record of the run it undoes: only the reversals
         // that record shows, back to exactly what it holds.
         Some(undo_of) => {
-            let run = crate::undo_record::load(Path::new(&undo_of.run_record)).with_context(|| {
-                format!(
-                    "the plan undoes the run recorded in `{}`, and apply re-checks every \
+            let run =
+                crate::undo_record::load(Path::new(&undo_of.run_record)).with_context(|| {
+                    format!(
+                        "the plan undoes the run recorded in `{}`, and apply re-checks every \
                      reversal against that record; nothing was written",
-                    undo_of.run_record
-                )
-            })?;
+                        undo_of.run_record
+                    )
+                })?;
             recheck_undo(state, plan, &run)
         }
         None => recheck(state, plan),

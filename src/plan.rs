@@ -978,7 +978,9 @@ impl<'a> Side<'a> {
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| self.error(key, "is not an integer")),
-            Some(other) => Err(self.error(key, format!("is {}, not an integer", type_name(&other)))),
+            Some(other) => {
+                Err(self.error(key, format!("is {}, not an integer", type_name(&other))))
+            }
         }
     }
 
@@ -1068,7 +1070,14 @@ impl Plan {
         warnings: Vec<Warning>,
         resource_changes: Vec<ResourceChange>,
     ) -> Self {
-        Plan::assemble(org_url, created_at, None, findings, warnings, resource_changes)
+        Plan::assemble(
+            org_url,
+            created_at,
+            None,
+            findings,
+            warnings,
+            resource_changes,
+        )
     }
 
     /// Assembles a plan that undoes the run `undo_of` names, and seals it (`format_version`
@@ -1191,7 +1200,8 @@ impl Plan {
             ));
         };
         match object.get("format_version") {
-            Some(Value::String(version)) if version == FORMAT_VERSION_1 || version == FORMAT_VERSION => {}
+            Some(Value::String(version))
+                if version == FORMAT_VERSION_1 || version == FORMAT_VERSION => {}
             Some(Value::String(version)) => {
                 return Err(PlanFileError::UnknownVersion(version.clone()));
             }
@@ -1243,7 +1253,8 @@ impl Plan {
                 actual,
             });
         }
-        if plan.format_version == FORMAT_VERSION_1 && plan.needed_format_version() != FORMAT_VERSION_1
+        if plan.format_version == FORMAT_VERSION_1
+            && plan.needed_format_version() != FORMAT_VERSION_1
         {
             return Err(PlanFileError::NotAPlan(format!(
                 "it is `format_version` \"1\" but undoes a run (`undo_of`, `revert` or \
@@ -1251,7 +1262,11 @@ impl Plan {
             )));
         }
         if plan.undo_of.is_none() {
-            if let Some(change) = plan.resource_changes.iter().find(|c| c.action().is_reversal()) {
+            if let Some(change) = plan
+                .resource_changes
+                .iter()
+                .find(|c| c.action().is_reversal())
+            {
                 return Err(PlanFileError::NotAPlan(format!(
                     "change `{}` is a `{}`, which only a plan that undoes a run has, and the \
                      plan has no `undo_of`",
@@ -1761,7 +1776,10 @@ mod tests {
                 plan_checksum: "sha256:abc".into(),
             },
             vec![],
-            vec![load(revert_document()).unwrap(), load(restore_document()).unwrap()],
+            vec![
+                load(revert_document()).unwrap(),
+                load(restore_document()).unwrap(),
+            ],
         )
     }
 
@@ -1773,7 +1791,11 @@ mod tests {
         }
         let plan = undo_plan();
         assert_eq!(plan.format_version, "1.1");
-        assert_eq!(sample().format_version, "1", "plans without undo stay \"1\"");
+        assert_eq!(
+            sample().format_version,
+            "1",
+            "plans without undo stay \"1\""
+        );
         assert_eq!((plan.summary.add, plan.summary.change), (1, 1));
         let text = plan.to_json();
         assert_eq!(Plan::from_json(&text).unwrap(), plan);
@@ -1809,18 +1831,93 @@ mod tests {
     fn bad_reversals_are_refused_naming_the_field() {
         type Edit = fn(&mut Value);
         let cases: Vec<(Value, Edit, &str)> = vec![
-            (revert_document(), |d| { d["after"]["profile"]["organizationalUnit"] = "OU=X,DC=corp,DC=example,DC=com".into(); }, "after.organizationalUnit"),
-            (revert_document(), |d| { d["after"]["priority"] = "high".into(); }, "after.priority"),
-            (revert_document(), |d| { d["after"]["profile"] = Value::Null; }, "after.profile"),
-            (revert_document(), |d| { d["after"].as_object_mut().unwrap().remove("priority"); }, "after.priority"),
-            (revert_document(), |d| { d["precondition"]["organizationalUnit"] = Value::Null; }, "precondition.organizationalUnit"),
-            (revert_document(), |d| { d["precondition"]["lastUpdated"] = "".into(); }, "precondition.lastUpdated"),
-            (revert_document(), |d| { d["after"]["memberOf"] = serde_json::json!([]); }, "after.memberOf"),
-            (restore_document(), |d| { d["after"]["pushStatus"] = "ALWAYS".into(); }, "after.pushStatus"),
-            (restore_document(), |d| { d["after"]["expression"] = Value::Null; }, "after.expression"),
-            (restore_document(), |d| { d["precondition"]["expression"] = "user.dn".into(); }, "precondition.expression"),
-            (restore_document(), |d| { d["before"]["key"] = "firstName".into(); }, "before.key"),
-            (restore_document(), |d| { d["after"]["key"] = "firstName".into(); d["before"]["key"] = "firstName".into(); d["precondition"]["key"] = "firstName".into(); }, "address"),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["profile"]["organizationalUnit"] =
+                        "OU=X,DC=corp,DC=example,DC=com".into();
+                },
+                "after.organizationalUnit",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["priority"] = "high".into();
+                },
+                "after.priority",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["profile"] = Value::Null;
+                },
+                "after.profile",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"].as_object_mut().unwrap().remove("priority");
+                },
+                "after.priority",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["precondition"]["organizationalUnit"] = Value::Null;
+                },
+                "precondition.organizationalUnit",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["precondition"]["lastUpdated"] = "".into();
+                },
+                "precondition.lastUpdated",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["memberOf"] = serde_json::json!([]);
+                },
+                "after.memberOf",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["pushStatus"] = "ALWAYS".into();
+                },
+                "after.pushStatus",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["expression"] = Value::Null;
+                },
+                "after.expression",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["precondition"]["expression"] = "user.dn".into();
+                },
+                "precondition.expression",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["before"]["key"] = "firstName".into();
+                },
+                "before.key",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["key"] = "firstName".into();
+                    d["before"]["key"] = "firstName".into();
+                    d["precondition"]["key"] = "firstName".into();
+                },
+                "address",
+            ),
         ];
         for (mut document, edit, field) in cases {
             edit(&mut document);

@@ -168,9 +168,9 @@ fn check_reversal(
     };
     match &change.details {
         ChangeDetails::GroupTargetOuRevert(revert) => {
-            let Some(recorded) = written(&|write| {
-                matches!(write, RunWrite::Assignment { group, .. } if group.id == revert.group.id)
-            }) else {
+            let Some(recorded) = written(
+                &|write| matches!(write, RunWrite::Assignment { group, .. } if group.id == revert.group.id),
+            ) else {
                 return Err(not_in_run(format!(
                     "group `{}` of `{}`",
                     revert.group.name, directory.domain
@@ -192,7 +192,10 @@ fn check_reversal(
             let mut expected = before.profile.clone();
             match &before.organizational_unit {
                 Some(ou) => {
-                    expected.insert("organizationalUnit".into(), serde_json::Value::String(ou.clone()));
+                    expected.insert(
+                        "organizationalUnit".into(),
+                        serde_json::Value::String(ou.clone()),
+                    );
                 }
                 None => {
                     if let Some(slot) = expected.get_mut("organizationalUnit") {
@@ -273,7 +276,9 @@ fn check_reversal(
                         || "not recorded".to_string(),
                         |b| format!(
                             "`{}` (`{}`)",
-                            crate::text::truncate_for_message(b.expression.as_deref().unwrap_or("null")),
+                            crate::text::truncate_for_message(
+                                b.expression.as_deref().unwrap_or("null")
+                            ),
                             b.push_status.as_deref().unwrap_or("no pushStatus")
                         )
                     )

@@ -147,7 +147,12 @@ fn render_undo_banner(
         .iter()
         .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
     {
-        writeln!(out, "{} {}", styles.delete.apply_to("!!"), styles.delete.apply_to(&loud.message))?;
+        writeln!(
+            out,
+            "{} {}",
+            styles.delete.apply_to("!!"),
+            styles.delete.apply_to(&loud.message)
+        )?;
     }
     writeln!(out)
 }
@@ -302,7 +307,11 @@ fn render_change(
         }
         ChangeDetails::GroupTargetOuRevert(revert) => {
             let before = revert.before.as_deref().unwrap_or_default();
-            let after = revert.after.organizational_unit.as_deref().unwrap_or_default();
+            let after = revert
+                .after
+                .organizational_unit
+                .as_deref()
+                .unwrap_or_default();
             writeln!(
                 out,
                 "  {symbol} group_target_ou {} {{",
@@ -325,7 +334,11 @@ fn render_change(
             writeln!(out, "    }}")
         }
         ChangeDetails::MappingPropertyRestore(restore) => {
-            writeln!(out, "  {symbol} mapping_property {} {{", quote(&restore.key))?;
+            writeln!(
+                out,
+                "  {symbol} mapping_property {} {{",
+                quote(&restore.key)
+            )?;
             writeln!(
                 out,
                 "      {symbol} expression = null {} {}",

@@ -65,7 +65,7 @@ pub enum RunWrite {
         /// The assignment's `lastUpdated` after the write, when recorded.
         left_last_updated: Option<String>,
         /// The assignment as read just before the write; `None` when the record lacks it.
-        before: Option<AssignmentBefore>,
+        before: Option<Box<AssignmentBefore>>,
     },
     /// A `dn` property the run deleted.
     PropertyDeleted {
@@ -281,12 +281,18 @@ fn reverse(change: &RunChange, state: &OrgState) -> Result<ResourceChange, Left>
             change.directory.domain
         )));
     }
-    let directory = live_directory(state, &change.directory).map_err(|d| out(LeftOutReason::Drifted, d))?;
+    let directory =
+        live_directory(state, &change.directory).map_err(|d| out(LeftOutReason::Drifted, d))?;
     let finding = change
         .finding
         .clone()
         .filter(|f| !f.is_empty())
-        .ok_or_else(|| out(LeftOutReason::NotRecorded, "the record does not name its finding"))?;
+        .ok_or_else(|| {
+            out(
+                LeftOutReason::NotRecorded,
+                "the record does not name its finding",
+            )
+        })?;
     match &change.write {
         RunWrite::Assignment {
             group,
@@ -363,7 +369,10 @@ fn reverse(change: &RunChange, state: &OrgState) -> Result<ResourceChange, Left>
                      keep only the OU): not guessed",
                 ));
             };
-            if left_last_updated.is_none() && written_profile.is_none() && !same_besides_ou(now, before) {
+            if left_last_updated.is_none()
+                && written_profile.is_none()
+                && !same_besides_ou(now, before)
+            {
                 return Err(out(
                     LeftOutReason::Drifted,
                     format!(
@@ -534,11 +543,7 @@ fn dir_ref(directory: &Directory) -> DirectoryRef {
 
 /// The change's directory in the org now: same app, same domain, active.
 fn live_directory<'a>(state: &'a OrgState, wanted: &DirectoryRef) -> Result<&'a Directory, String> {
-    let Some(directory) = state
-        .directories
-        .iter()
-        .find(|d| d.app_id == wanted.app_id)
-    else {
+    let Some(directory) = state.directories.iter().find(|d| d.app_id == wanted.app_id) else {
         return Err(format!(
             "the directory `{}` (`{}`) is no longer an Active Directory of this org",
             wanted.domain, wanted.app_id
@@ -640,7 +645,9 @@ fn profile_matches_besides_ou(now: &GroupAssignment, profile: &Map<String, Value
         .iter()
         .filter(|(key, _)| key.as_str() != "organizationalUnit");
     others.clone().count() == now.other_profile.len()
-        && others.into_iter().all(|(key, value)| now.other_profile.get(key) == Some(value))
+        && others
+            .into_iter()
+            .all(|(key, value)| now.other_profile.get(key) == Some(value))
 }
 
 /// Two target OUs are the same: both unset (or blank), equal DNs, or equal text.
@@ -853,12 +860,12 @@ mod tests {
                         written_ou: Some(STAFF.into()),
                         written_profile: None,
                         left_last_updated: Some("2026-11-30T10:00:00.000Z".into()),
-                        before: Some(AssignmentBefore {
+                        before: Some(Box::new(AssignmentBefore {
                             organizational_unit: Some(MARKETING.into()),
                             priority: Some(2),
                             profile,
                             last_updated: Some("2026-11-01T00:00:00.000Z".into()),
-                        }),
+                        })),
                     },
                 },
                 RunChange {
@@ -917,7 +924,10 @@ mod tests {
             json!({"organizationalUnit": MARKETING, "samAccountName": "mkt"})
         );
         assert_eq!(revert.precondition.last_updated, "2026-11-30T10:00:00.000Z");
-        assert_eq!(revert.precondition.organizational_unit.as_deref(), Some(STAFF));
+        assert_eq!(
+            revert.precondition.organizational_unit.as_deref(),
+            Some(STAFF)
+        );
         let ChangeDetails::MappingPropertyRestore(restore) = &plan.resource_changes[1].details
         else {
             panic!("a restore")
@@ -1054,7 +1064,10 @@ mod tests {
             .iter()
             .find(|w| w.id == "undo-manual-step")
             .expect("a note");
-        assert!(note.message.contains("never removes an import OU"), "{note:?}");
+        assert!(
+            note.message.contains("never removes an import OU"),
+            "{note:?}"
+        );
     }
 
     #[test]
@@ -1074,7 +1087,9 @@ mod tests {
                     if let ChangeDetails::GroupTargetOuRevert(r) = &mut c.details {
                         let evil = "OU=Evil,DC=corp,DC=example,DC=com";
                         r.after.organizational_unit = Some(evil.into());
-                        r.after.profile.insert("organizationalUnit".into(), json!(evil));
+                        r.after
+                            .profile
+                            .insert("organizationalUnit".into(), json!(evil));
                     }
                 },
                 "an undo only goes back to what the record holds",
@@ -1199,12 +1214,12 @@ mod tests {
                         written_ou: revert.after.organizational_unit.clone(),
                         written_profile: Some(revert.after.profile.clone()),
                         left_last_updated: Some("2026-11-30T12:00:00.000Z".into()),
-                        before: Some(AssignmentBefore {
+                        before: Some(Box::new(AssignmentBefore {
                             organizational_unit: Some(STAFF.into()),
                             priority: Some(2),
                             profile,
                             last_updated: Some("2026-11-30T10:00:00.000Z".into()),
-                        }),
+                        })),
                     },
                     ..first.changes[0].clone()
                 },
@@ -1238,7 +1253,17 @@ mod tests {
             apply_change_in_memory(&mut refixed, change);
         }
         assert!(rules::evaluate(&refixed).findings.is_empty());
-        assert_eq!(refixed.directories[0].assignments, fixed.directories[0].assignments.iter().map(|a| GroupAssignment { last_updated: "2026-11-30T12:00:00.000Z".into(), ..a.clone() }).collect::<Vec<_>>());
+        assert_eq!(
+            refixed.directories[0].assignments,
+            fixed.directories[0]
+                .assignments
+                .iter()
+                .map(|a| GroupAssignment {
+                    last_updated: "2026-11-30T12:00:00.000Z".into(),
+                    ..a.clone()
+                })
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -1266,7 +1291,10 @@ mod tests {
         let mut text = Vec::new();
         crate::render::render_plan(&undo.plan, &mut text, false).expect("renders");
         let text = String::from_utf8(text).expect("utf-8");
-        assert!(text.contains("UNDOING RE-CREATES THE MISCONFIGURATION"), "{text}");
+        assert!(
+            text.contains("UNDOING RE-CREATES THE MISCONFIGURATION"),
+            "{text}"
+        );
         insta::assert_snapshot!(text);
     }
 

@@ -10,14 +10,20 @@ use crate::undo::RecordedRun;
 /// # Errors
 /// The record cannot be read or is not a run record.
 pub fn load(path: &Path) -> anyhow::Result<RecordedRun> {
-    anyhow::bail!("reading `{}`: the run record reader is not merged yet", path.display())
+    anyhow::bail!(
+        "reading `{}`: the run record reader is not merged yet",
+        path.display()
+    )
 }
 
 /// Markdown of an undo plan.
 ///
 /// # Errors
 /// Writing fails.
-pub fn render_markdown(plan: &crate::plan::Plan, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+pub fn render_markdown(
+    plan: &crate::plan::Plan,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
     let _ = (plan, out);
     anyhow::bail!("markdown is not merged yet")
 }

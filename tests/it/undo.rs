@@ -212,7 +212,10 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
         text.contains("users in the 1 group(s)") && text.contains("AD moves their accounts"),
         "{text}"
     );
-    assert!(text.contains("Plan: 1 to add, 1 to change, 0 to delete."), "{text}");
+    assert!(
+        text.contains("Plan: 1 to add, 1 to change, 0 to delete."),
+        "{text}"
+    );
     assert!(
         text.contains("never removes an import OU") || text.contains("manual step pending"),
         "the pending manual step is accounted for: {text}"
@@ -234,7 +237,10 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
         .collect();
     assert_eq!(
         kinds,
-        [("group_target_ou", "revert"), ("mapping_property", "restore")]
+        [
+            ("group_target_ou", "revert"),
+            ("mapping_property", "restore")
+        ]
     );
     // `show` renders it offline, loudly too.
     let out = org.run(&["show", "plans/undo.json"]);
@@ -257,7 +263,8 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
         assignment_path(&org, EMEA, "EMEA Marketing")
     );
     let post = writes.iter().find(|w| w.method == "POST").expect("a POST");
-    let sent: Value = serde_json::from_str(&post.body).expect("JSON body");
+    let sent: Value =
+        serde_json::from_str(post.request_body.as_deref().unwrap_or_default()).expect("JSON body");
     assert_eq!(
         sent,
         json!({"properties": {"dn": {"expression": "user.dn", "pushStatus": "PUSH"}}}),
@@ -320,8 +327,14 @@ fn a_drifted_change_is_left_out_and_strict_refuses_the_whole_undo() {
     assert_code(&out, 1);
     let error = stderr(&out);
     assert!(error.contains("error: `--strict`"), "{error}");
-    assert!(error.contains("Marketing") && error.contains("now targets"), "{error}");
-    assert!(!org.path().join("plans/strict.json").exists(), "nothing saved");
+    assert!(
+        error.contains("Marketing") && error.contains("now targets"),
+        "{error}"
+    );
+    assert!(
+        !org.path().join("plans/strict.json").exists(),
+        "nothing saved"
+    );
 
     let out = org.run(&["undo", &record, "--out", "plans/undo.json"]);
     assert_code(&out, 0);
