@@ -154,7 +154,10 @@ fn check_reversal(
     }
     let written = |ok: &dyn Fn(&RunWrite) -> bool| {
         run.changes.iter().find(|recorded| {
-            recorded.directory.app_id == directory.app_id
+            recorded
+                .directory
+                .as_ref()
+                .is_some_and(|d| d.app_id == directory.app_id)
                 && !matches!(recorded.outcome, RunOutcome::NotApplied(_))
                 && ok(&recorded.write)
         })

@@ -36,7 +36,8 @@ pub struct RunChange {
     pub address: String,
     /// The finding the change fixed (or, for an undo's change, re-created).
     pub finding: Option<String>,
-    pub directory: DirectoryRef,
+    /// `None` when the record does not name it (records of earlier versions).
+    pub directory: Option<DirectoryRef>,
     pub outcome: RunOutcome,
     pub write: RunWrite,
 }
@@ -269,6 +270,12 @@ fn reverse(change: &RunChange, state: &OrgState) -> Result<ResourceChange, Left>
             format!("the run did not apply it ({label}): nothing to undo"),
         ));
     }
+    let Some(recorded_directory) = &change.directory else {
+        return Err(out(
+            LeftOutReason::NotRecorded,
+            "the record does not name the change's directory (app id): not guessed",
+        ));
+    };
     if let RunWrite::ImportOu { ou, config_path } = &change.write {
         let recorded = config_path
             .as_deref()
@@ -278,11 +285,11 @@ fn reverse(change: &RunChange, state: &OrgState) -> Result<ResourceChange, Left>
              removes an import OU: unticking it in the console makes Okta deactivate the users \
              imported from it on the next import. It stays ticked and declared; nothing is \
              planned for it",
-            change.directory.domain
+            recorded_directory.domain
         )));
     }
     let directory =
-        live_directory(state, &change.directory).map_err(|d| out(LeftOutReason::Drifted, d))?;
+        live_directory(state, recorded_directory).map_err(|d| out(LeftOutReason::Drifted, d))?;
     let finding = change
         .finding
         .clone()
@@ -850,7 +857,7 @@ mod tests {
                     index: 0,
                     address: ResourceChange::target_ou_address("corp.example.com", "Marketing"),
                     finding: Some("R1:corp.example.com:00g1".into()),
-                    directory: corp(state),
+                    directory: Some(corp(state)),
                     outcome: RunOutcome::Applied,
                     write: RunWrite::Assignment {
                         group: GroupRef {
@@ -876,7 +883,7 @@ mod tests {
                         "dn",
                     ),
                     finding: Some("R2:corp.example.com:prm1:dn".into()),
-                    directory: corp(state),
+                    directory: Some(corp(state)),
                     outcome: RunOutcome::Applied,
                     write: RunWrite::PropertyDeleted {
                         mapping_id: "prm1".into(),
@@ -1044,7 +1051,7 @@ mod tests {
             index: 2,
             address: ResourceChange::import_ou_address("corp.example.com", MARKETING),
             finding: Some("R1:corp.example.com:00g9".into()),
-            directory: corp(&state),
+            directory: Some(corp(&state)),
             outcome: RunOutcome::Applied,
             write: RunWrite::ImportOu {
                 ou: MARKETING.into(),
@@ -1274,7 +1281,7 @@ mod tests {
             index: 2,
             address: ResourceChange::target_ou_address("corp.example.com", "Sales"),
             finding: Some("R1:corp.example.com:00g5".into()),
-            directory: corp(&state),
+            directory: Some(corp(&state)),
             outcome: RunOutcome::NotApplied("failed".into()),
             write: RunWrite::Assignment {
                 group: GroupRef {
