@@ -449,3 +449,42 @@ fn a_resealed_undo_plan_to_another_ou_is_refused_by_the_recheck() {
     );
     assert!(org.writes_since(mark).is_empty(), "nothing written");
 }
+
+/// In a real pseudo-terminal: `apply` of an undo plan says loudly what undoing does and asks.
+#[test]
+fn at_a_terminal_applying_an_undo_asks_again_and_no_writes_nothing() {
+    use rexpect::process::WaitStatus;
+    let org = Org::demo();
+    let out = org.run(&["apply", "--auto-approve"]);
+    assert_code(&out, 2);
+    let record = org.last_record();
+    let out = org.run(&["undo", &record, "--out", "plans/undo.json"]);
+    assert_code(&out, 0);
+
+    let mark = org.mark();
+    let mut command = crate::support::ouguard_std(org.path());
+    command
+        .env("OKTA_CLIENT_ORGURL", org.sim.url())
+        .env("OKTA_CLIENT_TOKEN", org.sim.token())
+        .env("TERM", "xterm")
+        .args(["apply", "plans/undo.json"]);
+    let mut session =
+        rexpect::session::spawn_command(command, Some(15_000)).expect("spawns in a pty");
+    session
+        .exp_string("!! UNDOING RE-CREATES THE MISCONFIGURATION")
+        .expect("says it loudly");
+    session
+        .exp_string("Undo the run and re-create the misconfiguration? Only `yes` will be accepted")
+        .expect("asks");
+    session.send_line("no").expect("types");
+    session
+        .exp_string("error: undo cancelled: only `yes` approves it; nothing was written")
+        .expect("cancels");
+    session.exp_eof().expect("ends");
+    let code = match session.process().wait().expect("waits") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("unexpected status {other:?}"),
+    };
+    assert_eq!(code, 1);
+    assert!(org.writes_since(mark).is_empty(), "nothing written");
+}
