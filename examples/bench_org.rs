@@ -261,7 +261,25 @@ fn child(args: &[String]) {
                 .iter()
                 .filter(|(_, f)| matches!(f, Fresh::Stale(_)))
                 .count();
-            let outcomes = runtime.block_on(execute(&client, &planned, fresh));
+            // A real run record (intent and result lines, each fsynced), as `apply` keeps.
+            let records = tempfile::tempdir().expect("a folder for the run record");
+            let recorder = ouguard::runrecord::RunRecorder::start(
+                records.path(),
+                &planned,
+                &ouguard::runrecord::RunStart {
+                    org_url: url.clone(),
+                    started_at: String::new(),
+                    config_path: "ouguard.toml".into(),
+                },
+            )
+            .expect("the run record starts");
+            let outcomes = runtime.block_on(execute(&client, &planned, fresh, &recorder));
+            recorder
+                .finish(
+                    &ouguard::runrecord::Tally::of(&outcomes),
+                    &ouguard::runrecord::RunEnding::Completed,
+                )
+                .expect("the run record ends");
             let wall = started.elapsed();
             let applied = outcomes
                 .iter()

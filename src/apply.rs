@@ -1,7 +1,8 @@
 //! Applying a plan through the Okta client: fresh reads and precondition checks before any
 //! write, the writes themselves (bounded concurrency, lost responses resolved by re-reading),
 //! and a result for every change. Knows nothing about terminals, prompts or files: the
-//! command asks, confirms manual steps and writes the run record.
+//! command asks and confirms manual steps; each write is announced to the run record (a
+//! `RunRecorder`) before it is sent, and its outcome after.
 
 use std::time::Instant;
 
@@ -14,6 +15,8 @@ use crate::plan::{
     ChangeDetails, ChangeKind, Execution, GroupTargetOuRevert, MappingPropertyRestore, Plan,
     ResourceChange,
 };
+use crate::runrecord::{ObservedBefore, RunRecorder};
+use crate::state::MappingProperty;
 
 /// How one change ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,9 +72,13 @@ pub struct ChangeOutcome {
     pub result: ChangeResult,
     /// `X-Okta-Request-Id` of every request made for the change: reads and writes.
     pub request_ids: Vec<String>,
-    /// What Okta held just before the write (from the fresh read).
+    /// What Okta held just before the write (from the fresh read): the whole assignment
+    /// (`priority`, `profile`, `lastUpdated`), or the mapping property as it was.
     pub observed_before: Option<Value>,
     pub elapsed_ms: u64,
+    /// The state the write left, where known (see `runrecord::RecordedChange::left`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<Value>,
 }
 
 /// What the fresh read found for one API change.
@@ -94,6 +101,8 @@ pub enum Ready {
     },
     Mapping {
         request_id: Option<String>,
+        /// The property about to be deleted, as the fresh read found it.
+        property: MappingProperty,
     },
 }
 
@@ -273,14 +282,18 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
                 }
                 Err(e) => return Err(e),
             };
-            let current = mapping
-                .properties
-                .get(key.as_str())
-                .and_then(|p| p.expression.as_deref());
+            let property = mapping.properties.get(key.as_str());
+            let current = property.and_then(|p| p.expression.as_deref());
             match current {
                 None => Ok(Fresh::AlreadyApplied { request_id }),
                 Some(expression) if expression == delete.expression => {
-                    Ok(Fresh::Ready(Ready::Mapping { request_id }))
+                    Ok(Fresh::Ready(Ready::Mapping {
+                        request_id,
+                        property: property.cloned().unwrap_or(MappingProperty {
+                            expression: None,
+                            push_status: None,
+                        }),
+                    }))
                 }
                 Some(expression) => Ok(Fresh::Stale(format!(
                     "{}: `{key}` is now mapped to `{expression}`, the plan expected `{}`",
@@ -380,7 +393,13 @@ async fn fresh_read_restore(
     };
     let current = mapping.properties.get(key.as_str());
     match current.and_then(|p| p.expression.as_deref()) {
-        None => Ok(Fresh::Ready(Ready::Mapping { request_id })),
+        None => Ok(Fresh::Ready(Ready::Mapping {
+            request_id,
+            property: current.cloned().unwrap_or(MappingProperty {
+                expression: None,
+                push_status: None,
+            }),
+        })),
         Some(expression)
             if expression == restore.expression
                 && current.and_then(|p| p.push_status.as_deref())
@@ -397,11 +416,14 @@ async fn fresh_read_restore(
 }
 
 /// Writes every ready change, concurrently within the client's bounds, and returns one
-/// outcome per API change (in plan order). A failure does not stop the others.
+/// outcome per API change (in plan order). A failure does not stop the others. Each write's
+/// intent is in `recorder` (durably) before it is sent, and each outcome after; a change
+/// whose intent cannot be recorded is not sent.
 pub async fn execute(
     client: &OktaClient,
     plan: &Plan,
     fresh: Vec<(usize, Fresh)>,
+    recorder: &RunRecorder,
 ) -> Vec<ChangeOutcome> {
     let mut writes = JoinSet::new();
     for (index, state) in fresh {
@@ -409,7 +431,18 @@ pub async fn execute(
             continue;
         };
         let client = client.clone();
-        writes.spawn(async move { execute_one(&client, index, &change, state).await });
+        let recorder = recorder.clone();
+        writes.spawn(async move {
+            let outcome = execute_one(&client, index, &change, state, &recorder).await;
+            if let Err(error) = recorder.result(&change, &outcome).await {
+                tracing::warn!(
+                    "the outcome of {} could not be recorded in `{}`: {error}",
+                    change.address,
+                    recorder.path().display()
+                );
+            }
+            outcome
+        });
     }
     let mut outcomes = Vec::new();
     while let Some(joined) = writes.join_next().await {
@@ -449,15 +482,31 @@ fn outcome_unknown(error: &OktaError) -> bool {
     }
 }
 
+/// A write that was not sent because its intent could not be recorded.
+fn not_recorded(recorder: &RunRecorder, error: &std::io::Error) -> ChangeResult {
+    ChangeResult::Failed {
+        error_code: None,
+        error_summary: None,
+        request_id: None,
+        message: format!(
+            "not sent: the run record `{}` could not be written: {error}",
+            recorder.path().display()
+        ),
+        hint: Some("free disk space or fix the folder's permissions, then apply again".into()),
+    }
+}
+
 async fn execute_one(
     client: &OktaClient,
     index: usize,
     change: &ResourceChange,
     fresh: Fresh,
+    recorder: &RunRecorder,
 ) -> ChangeOutcome {
     let started = Instant::now();
     let mut request_ids = Vec::new();
     let mut observed_before = None;
+    let mut left = None;
     let result = match fresh {
         Fresh::Stale(reason) => ChangeResult::Skipped { reason },
         Fresh::AlreadyApplied { request_id } => {
@@ -466,23 +515,47 @@ async fn execute_one(
         }
         Fresh::Ready(Ready::Assignment { raw, request_id }) => {
             request_ids.extend(request_id);
-            observed_before = Some(serde_json::json!({
-                "organizationalUnit": raw.profile.get("organizationalUnit").cloned().unwrap_or(Value::Null),
-                "lastUpdated": raw.last_updated,
-            }));
-            if let ChangeDetails::GroupTargetOuRevert(revert) = &change.details {
-                revert_assignment(client, change, revert, &mut request_ids).await
-            } else {
-                retarget(client, change, &raw, &mut request_ids).await
+            observed_before = Some(crate::runrecord::assignment_before_json(&raw));
+            match recorder
+                .intent(index, change, ObservedBefore::Assignment(&raw))
+                .await
+            {
+                Ok(()) => match &change.details {
+                    ChangeDetails::GroupTargetOuRevert(revert) => {
+                        revert_assignment(client, change, revert, &mut request_ids, &mut left).await
+                    }
+                    _ => retarget(client, change, &raw, &mut request_ids, &mut left).await,
+                },
+                Err(error) => not_recorded(recorder, &error),
             }
         }
-        Fresh::Ready(Ready::Mapping { request_id }) => {
+        Fresh::Ready(Ready::Mapping {
+            request_id,
+            property,
+        }) => {
             request_ids.extend(request_id);
-            observed_before = Some(change.before_value());
-            if let ChangeDetails::MappingPropertyRestore(restore) = &change.details {
-                restore_mapping_property(client, restore, &mut request_ids).await
-            } else {
-                delete_mapping_property(client, change, &mut request_ids).await
+            let key = match &change.details {
+                ChangeDetails::MappingPropertyDelete(delete) => delete.key.as_str(),
+                ChangeDetails::MappingPropertyRestore(restore) => restore.key.as_str(),
+                _ => "dn",
+            };
+            observed_before = Some(serde_json::json!({
+                "key": key,
+                "expression": property.expression,
+                "pushStatus": property.push_status,
+            }));
+            let observed = ObservedBefore::MappingProperty {
+                key,
+                property: Some(&property),
+            };
+            match recorder.intent(index, change, observed).await {
+                Ok(()) => match &change.details {
+                    ChangeDetails::MappingPropertyRestore(restore) => {
+                        restore_mapping_property(client, restore, &mut request_ids, &mut left).await
+                    }
+                    _ => delete_mapping_property(client, change, &mut request_ids, &mut left).await,
+                },
+                Err(error) => not_recorded(recorder, &error),
             }
         }
     };
@@ -494,6 +567,7 @@ async fn execute_one(
         request_ids,
         observed_before,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        left,
     }
 }
 
@@ -502,6 +576,7 @@ async fn retarget(
     change: &ResourceChange,
     raw: &RawAssignment,
     request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
 ) -> ChangeResult {
     let ChangeDetails::GroupTargetOuUpdate(update) = &change.details else {
         return ChangeResult::Skipped {
@@ -520,6 +595,10 @@ async fn retarget(
         {
             Ok(written) => {
                 request_ids.extend(written.request_id);
+                *left = Some(serde_json::json!({
+                    "organizationalUnit": after,
+                    "lastUpdated": written.last_updated,
+                }));
                 return ChangeResult::Applied { note: None };
             }
             Err(error) if outcome_unknown(&error) => {
@@ -529,6 +608,10 @@ async fn retarget(
                         request_ids.extend(reread.request_id.clone());
                         let now = reread.assignment.organizational_unit;
                         if same_ou(now.as_deref(), Some(after)) {
+                            *left = Some(serde_json::json!({
+                                "organizationalUnit": now,
+                                "lastUpdated": reread.assignment.last_updated,
+                            }));
                             return ChangeResult::Applied {
                                 note: Some(format!(
                                     "the response was lost ({error}); a re-read confirmed the write"
@@ -565,6 +648,7 @@ async fn delete_mapping_property(
     client: &OktaClient,
     change: &ResourceChange,
     request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
 ) -> ChangeResult {
     let ChangeDetails::MappingPropertyDelete(delete) = &change.details else {
         return ChangeResult::Skipped {
@@ -597,6 +681,7 @@ async fn delete_mapping_property(
                     .get(key)
                     .is_none_or(|p| p.expression.is_none());
                 if gone {
+                    *left = Some(serde_json::json!({"key": key, "expression": null}));
                     return ChangeResult::Applied {
                         note: write_error.map(|e| {
                             format!("the response was lost ({e}); a re-read confirmed the write")
@@ -638,6 +723,7 @@ async fn revert_assignment(
     change: &ResourceChange,
     revert: &GroupTargetOuRevert,
     request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
 ) -> ChangeResult {
     let app_id = &change.directory.app_id;
     let group_id = &revert.group.id;
@@ -655,6 +741,10 @@ async fn revert_assignment(
         {
             Ok(written) => {
                 request_ids.extend(written.request_id);
+                *left = Some(serde_json::json!({
+                    "organizationalUnit": after,
+                    "lastUpdated": written.last_updated,
+                }));
                 return ChangeResult::Applied { note: None };
             }
             Err(error) if outcome_unknown(&error) => {
@@ -666,6 +756,10 @@ async fn revert_assignment(
                         if same_ou(now.as_deref(), after)
                             && profile_equal(&reread.raw.profile, &revert.after.profile)
                         {
+                            *left = Some(serde_json::json!({
+                                "organizationalUnit": now,
+                                "lastUpdated": reread.assignment.last_updated,
+                            }));
                             return ChangeResult::Applied {
                                 note: Some(format!(
                                     "the response was lost ({error}); a re-read confirmed the write"
@@ -700,6 +794,7 @@ async fn restore_mapping_property(
     client: &OktaClient,
     restore: &MappingPropertyRestore,
     request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
 ) -> ChangeResult {
     let mapping_id = &restore.mapping_id;
     let key = restore.key.as_str();
@@ -730,6 +825,11 @@ async fn restore_mapping_property(
                         && p.push_status.as_deref() == Some(restore.push_status.as_str())
                 });
                 if back {
+                    *left = Some(serde_json::json!({
+                        "key": key,
+                        "expression": restore.expression,
+                        "pushStatus": restore.push_status,
+                    }));
                     return ChangeResult::Applied {
                         note: write_error.map(|e| {
                             format!("the response was lost ({e}); a re-read confirmed the write")

@@ -17,7 +17,7 @@ use crate::plan::{ChangeDetails, ChangeKind, Execution, Plan};
 use crate::prompt::{defer_interrupts, Approver, InterruptsDeferred};
 use crate::recheck::{recheck, recheck_undo, Refusal, RefusalKind};
 use crate::render::import_ou_console_path;
-use crate::runrecord::{new_record_path, record_lines, write_record_at, Tally};
+use crate::runrecord::{ConfigRecord, RunEnding, RunRecorder, RunStart, Tally};
 use crate::state::OrgState;
 
 /// How to apply, besides the plan and the org.
@@ -55,6 +55,12 @@ pub fn apply_approved(
         writeln!(stdout, "Nothing to apply.")?;
         return Ok(Outcome::Success);
     }
+    let started_at = now_rfc3339();
+    let run_start = RunStart {
+        org_url: org_url.clone(),
+        started_at,
+        config_path: options.config_path.to_path_buf(),
+    };
     let refusals = match &plan.undo_of {
         // An undo plan is held against the record of the run it undoes: only the reversals
         // that record shows, back to exactly what it holds.
@@ -63,7 +69,7 @@ pub fn apply_approved(
                 crate::undo_record::load(Path::new(&undo_of.run_record)).with_context(|| {
                     format!(
                         "the plan undoes the run recorded in `{}`, and apply re-checks every \
-                     reversal against that record; nothing was written",
+                         reversal against that record; nothing was written",
                         undo_of.run_record
                     )
                 })?;
@@ -71,9 +77,23 @@ pub fn apply_approved(
         }
         None => recheck(state, plan),
     };
-    refuse_rechecked(&refusals)?;
+    if !refusals.is_empty() {
+        // Refused before any write; still recorded, like a stale plan (every apply that
+        // reached the org leaves a record).
+        let reasons: Vec<String> = refusals
+            .iter()
+            .map(|r| format!("{}: {}", r.address, r.reason))
+            .collect();
+        let ending = if refusals.iter().all(|r| r.kind == RefusalKind::Stale) {
+            RunEnding::RefusedStale(reasons)
+        } else {
+            RunEnding::Refused(reasons)
+        };
+        RunRecorder::start(options.records_dir, plan, &run_start)?
+            .finish(&Tally::default(), &ending)?;
+        return Err(refusal_error(&refusals));
+    }
 
-    let started_at = now_rfc3339();
     let fresh = runtime
         .block_on(check_preconditions(client, plan))
         .context("failed to check the plan against the org; nothing was written")?;
@@ -88,7 +108,12 @@ pub fn apply_approved(
         })
         .chain(&stale_manual)
         .collect();
+    // The record starts before the first write; a stale plan's refusal is recorded too
+    // (every apply that got this far leaves a record).
+    let recorder = RunRecorder::start(options.records_dir, plan, &run_start)?;
     if !stale.is_empty() {
+        let reasons: Vec<String> = stale.iter().map(|s| (*s).clone()).collect();
+        recorder.finish(&Tally::default(), &RunEnding::RefusedStale(reasons))?;
         let list: Vec<String> = stale.iter().map(|s| format!("  {s}")).collect();
         return Err(Hinted::new(
             format!(
@@ -98,6 +123,7 @@ pub fn apply_approved(
             "make a new plan with `ouguard plan --out FILE` and review it",
         ));
     }
+    let record_path = recorder.path().to_path_buf();
 
     let api_changes = fresh.len();
     if let Some(loud) = undo_warning(plan) {
@@ -111,42 +137,63 @@ pub fn apply_approved(
     }
     // Ctrl-C from here on lets the writes finish and be recorded (then exits 130).
     let mut deferred = Some(defer_interrupts());
-    let mut outcomes = runtime.block_on(execute(client, plan, fresh));
+    let mut outcomes = runtime.block_on(execute(client, plan, fresh, &recorder));
     let interrupted = deferred
         .as_ref()
         .is_some_and(InterruptsDeferred::interrupted);
     let confirm_manual = confirm_manual && !interrupted;
-    let record_path = new_record_path(options.records_dir, plan, &started_at)?;
-    let record = |outcomes: &[ChangeOutcome]| {
-        let lines = record_lines(plan, &org_url, &started_at, &now_rfc3339(), outcomes);
-        write_record_at(&record_path, &lines)
-    };
     let has_manual_steps = plan
         .resource_changes
         .iter()
         .any(|c| c.execution() == Execution::Manual);
     if confirm_manual && has_manual_steps {
-        // The API writes are done: record them before asking, so an interrupted or failed
-        // confirmation still leaves a record (with the manual steps pending).
-        let mut interim = outcomes.clone();
-        interim.extend(manual_steps_pending(plan));
-        interim.sort_by_key(|o| o.index);
-        record(&interim)?;
-        // Ctrl-C at a confirmation ends the program at once: the record is written.
+        // The API writes are recorded: record the manual steps as pending before asking, so
+        // an interrupted or failed confirmation leaves them pending in the record.
+        for outcome in manual_steps_pending(plan) {
+            if let Some(change) = plan.resource_changes.get(outcome.index) {
+                recorder.result_blocking(change, &outcome, None)?;
+            }
+        }
+        // Ctrl-C at a confirmation ends the program at once: the record is up to date.
         deferred = None;
     }
-    let manual = manual_steps(options.config_path, plan, confirm_manual, approver, stdout)
-        .with_context(|| {
-            format!(
+    let manual = manual_steps(
+        options.config_path,
+        plan,
+        confirm_manual,
+        approver,
+        stdout,
+        &recorder,
+    );
+    let manual = match manual {
+        Ok(manual) => manual,
+        Err(error) => {
+            let mut so_far = outcomes.clone();
+            so_far.extend(manual_steps_pending(plan));
+            let _ = recorder.finish(&Tally::of(&so_far), &RunEnding::Error(format!("{error:#}")));
+            return Err(error.context(format!(
                 "the API changes were made and recorded in `{}`; the manual steps are still pending",
                 record_path.display()
-            )
-        })?;
+            )));
+        }
+    };
     outcomes.extend(manual);
     outcomes.sort_by_key(|o| o.index);
 
-    // The record first: it must exist even when stdout is gone (`apply … | head`).
-    record(&outcomes)?;
+    // The record first: it must be complete even when stdout is gone (`apply … | head`).
+    let ending = if interrupted {
+        RunEnding::CtrlC
+    } else {
+        RunEnding::Completed
+    };
+    recorder
+        .finish(&Tally::of(&outcomes), &ending)
+        .with_context(|| {
+            format!(
+                "failed to finish the run record `{}`; the changes were made as reported below",
+                record_path.display()
+            )
+        })?;
     report(&outcomes, stdout)?;
     drop(deferred);
     if !options.quiet {
@@ -176,11 +223,8 @@ pub fn undo_warning(plan: &Plan) -> Option<String> {
         .map(|w| format!("!! {}", w.message))
 }
 
-/// Refuses the whole plan when the re-check refused any change, listing each.
-fn refuse_rechecked(refusals: &[Refusal]) -> anyhow::Result<()> {
-    if refusals.is_empty() {
-        return Ok(());
-    }
+/// The error refusing the whole plan when the re-check refused any change, listing each.
+fn refusal_error(refusals: &[Refusal]) -> anyhow::Error {
     let list: Vec<String> = refusals
         .iter()
         .map(|r| format!("  {}: {}", r.address, r.reason))
@@ -198,11 +242,11 @@ fn refuse_rechecked(refusals: &[Refusal]) -> anyhow::Result<()> {
             if not_plannable == 1 { "is" } else { "are" },
         )
     };
-    Err(Hinted::new(
+    Hinted::new(
         format!("{title}\n{}", list.join("\n")),
         "make a new plan with `ouguard plan --out FILE` and review it (a plan file's checksum \
          only catches accidental edits; apply re-checks every change against the rules)",
-    ))
+    )
 }
 
 /// Shows each manual step; at a terminal the person confirms it and the OU is recorded in
@@ -213,6 +257,7 @@ fn manual_steps(
     confirm: bool,
     approver: &mut dyn Approver,
     out: &mut dyn Write,
+    recorder: &RunRecorder,
 ) -> anyhow::Result<Vec<ChangeOutcome>> {
     let mut outcomes = Vec::new();
     let steps: Vec<(usize, &crate::plan::ResourceChange)> = plan
@@ -236,17 +281,33 @@ fn manual_steps(
             import_ou_console_path(&change.directory.domain)
         )?;
         let mut result = ChangeResult::ManualPending;
+        let mut config = None;
         if confirm {
             out.flush()?;
             let done = approver
                 .approve("Type `yes` once it is ticked and saved (anything else leaves it pending)")
                 .map_err(anyhow::Error::msg)?;
             if done {
-                record_import_ou(config_path, &change.directory.domain, &ou, out)?;
+                let mut edit = ConfigRecord {
+                    path: config_path.display().to_string(),
+                    directory: change.directory.domain.clone(),
+                    ou: ou.clone(),
+                    added: None,
+                };
+                recorder.manual_intent_blocking(index, change, &edit)?;
+                edit.added = Some(record_import_ou(
+                    config_path,
+                    &change.directory.domain,
+                    &ou,
+                    out,
+                )?);
+                config = Some(edit);
                 result = ChangeResult::ManualConfirmed;
             }
         }
-        outcomes.push(manual_outcome(index, change, result));
+        let outcome = manual_outcome(index, change, result);
+        recorder.result_blocking(change, &outcome, config.as_ref())?;
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
@@ -274,25 +335,27 @@ fn manual_outcome(
         request_ids: Vec::new(),
         observed_before: None,
         elapsed_ms: 0,
+        left: None,
     }
 }
 
-/// Adds a confirmed import OU to the config file, showing the diff.
+/// Adds a confirmed import OU to the config file, showing the diff. `false` when the file
+/// already declared it.
 fn record_import_ou(
     path: &Path,
     domain: &str,
     ou: &str,
     out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let by_directory =
         std::collections::BTreeMap::from([(domain.to_string(), vec![ou.to_string()])]);
     let edit = crate::config::add_import_ous_to_file(path, &by_directory)?;
     if edit.added == 0 {
         writeln!(out, "  `{}` already declares it.", path.display())?;
-    } else {
-        write!(out, "{}", edit.diff)?;
+        return Ok(false);
     }
-    Ok(())
+    write!(out, "{}", edit.diff)?;
+    Ok(true)
 }
 
 /// Prints one line per change and the summary.
@@ -378,6 +441,7 @@ mod tests {
             request_ids: vec!["req-read".into(), "req-403".into()],
             observed_before: None,
             elapsed_ms: 1,
+            left: None,
         };
         let mut out = Vec::new();
         report(&[outcome], &mut out).expect("writes");

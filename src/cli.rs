@@ -216,6 +216,4 @@ pub enum UndoFormatArg {
     Text,
     /// The plan document (`format_version` "1.1").
     Json,
-    /// For a pull/merge request comment.
-    Markdown,
 }

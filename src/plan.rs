@@ -401,6 +401,16 @@ impl ResourceChange {
         }
     }
 
+    /// The mapping a property delete changes.
+    #[must_use]
+    pub fn mapping_id(&self) -> Option<&str> {
+        match &self.details {
+            ChangeDetails::MappingPropertyDelete(delete) => Some(&delete.mapping_id),
+            ChangeDetails::MappingPropertyRestore(restore) => Some(&restore.mapping_id),
+            _ => None,
+        }
+    }
+
     /// The document's `before` object (for the run record).
     #[must_use]
     pub fn before_value(&self) -> Value {

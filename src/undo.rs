@@ -300,6 +300,18 @@ fn reverse(change: &RunChange, state: &OrgState) -> Result<ResourceChange, Left>
                 "the record does not name its finding",
             )
         })?;
+    let names_its_resource = match &change.write {
+        RunWrite::Assignment { group, .. } => !group.id.is_empty(),
+        RunWrite::PropertyDeleted { mapping_id, .. }
+        | RunWrite::PropertyRestored { mapping_id, .. } => !mapping_id.is_empty(),
+        RunWrite::ImportOu { .. } => true,
+    };
+    if !names_its_resource {
+        return Err(out(
+            LeftOutReason::NotRecorded,
+            "the record does not name the group or mapping it wrote: not guessed",
+        ));
+    }
     match &change.write {
         RunWrite::Assignment {
             group,

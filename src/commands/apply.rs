@@ -26,6 +26,11 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
         crate::okta::ScopeSet::Apply,
     )?;
     let org_url = session.client.org_url().to_string();
+    // Before anything else: did the last apply here end?
+    let against = crate::runrecord::Against::Client(&session.client, &session.runtime);
+    if let Some(notice) = crate::runrecord::last_run_notice(std::path::Path::new("."), &against) {
+        eprintln!("warning: {notice}");
+    }
     let mut stdout = std::io::stdout().lock();
 
     let (plan, state) = match &args.file {

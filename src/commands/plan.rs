@@ -35,6 +35,14 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         let state = session.read_state(global)?;
         (state, Some(session.client.org_url().to_string()))
     };
+    // Did the last apply here end? (The state just read re-reads what it left unknown.)
+    let against = match (&args.from_snapshot, &org_url) {
+        (None, Some(url)) => crate::runrecord::Against::State(&state, url),
+        _ => crate::runrecord::Against::Nothing("planned from a snapshot"),
+    };
+    if let Some(notice) = crate::runrecord::last_run_notice(std::path::Path::new("."), &against) {
+        eprintln!("warning: {notice}");
+    }
     let mut state = state;
     let plan = make_plan(&config, &args.planning, &mut state, org_url)?;
     emit_plan(global, &plan, args.json, args.out.as_deref())?;

@@ -23,6 +23,12 @@ pub fn run(global: &Global, args: &UndoArgs) -> anyhow::Result<Outcome> {
     // precondition (the state the run left) is checked against.
     let mut state = session.read_state(global)?;
     config.declare_import_ous(&mut state)?;
+    // Did the last apply here end? (The state just read re-reads what it left unknown.)
+    let org_url = session.client.org_url().to_string();
+    let against = crate::runrecord::Against::State(&state, &org_url);
+    if let Some(notice) = crate::runrecord::last_run_notice(std::path::Path::new("."), &against) {
+        eprintln!("warning: {notice}");
+    }
     let options = UndoOptions {
         org_url: Some(session.client.org_url().to_string()),
         created_at: now_rfc3339(),
@@ -46,7 +52,6 @@ pub fn run(global: &Global, args: &UndoArgs) -> anyhow::Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
     match args.format {
         UndoFormatArg::Json => stdout.write_all(plan.to_json().as_bytes())?,
-        UndoFormatArg::Markdown => crate::undo_record::render_markdown(plan, &mut stdout)?,
         UndoFormatArg::Text => {
             crate::render::render_plan(plan, &mut stdout, global.color)?;
             if let Some(path) = &args.out {

@@ -24,4 +24,7 @@ pub use settings::{
     normalize_org_url, resolve_connection_settings, ConnectionFlags, ConnectionSettings,
     Credentials, Secret, SettingSource,
 };
-pub use writes::{FetchedAssignment, RawAssignment, WriteResult};
+pub use writes::{
+    assignment_put_body, mapping_removal_body, mapping_restore_body, whole_assignment_body,
+    FetchedAssignment, RawAssignment, WriteResult,
+};

@@ -140,7 +140,10 @@ impl OktaClient {
     }
 }
 
-fn assignment_put_body(fresh: &RawAssignment, new_ou: &str) -> Value {
+/// The body of the retarget's PUT: `fresh`'s priority and full profile, only
+/// `organizationalUnit` changed (also what the run record says was written).
+#[must_use]
+pub fn assignment_put_body(fresh: &RawAssignment, new_ou: &str) -> Value {
     let mut profile = fresh.profile.clone();
     profile.insert(OU_KEY.to_string(), Value::String(new_ou.to_string()));
     let mut body = Map::new();
@@ -151,7 +154,9 @@ fn assignment_put_body(fresh: &RawAssignment, new_ou: &str) -> Value {
     Value::Object(body)
 }
 
-fn mapping_removal_body(key: &str) -> Value {
+/// The body of a mapping property's delete: exactly `{"properties": {"<key>": null}}`.
+#[must_use]
+pub fn mapping_removal_body(key: &str) -> Value {
     let mut properties = Map::new();
     properties.insert(key.to_string(), Value::Null);
     json!({ "properties": properties })

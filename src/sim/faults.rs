@@ -1,6 +1,7 @@
 //! Faults injected into the simulated org on demand: latency, 5xx answers, connection
-//! resets, slow bodies, 429 storms, 403s, malformed JSON bodies and "lost responses" (the
-//! write happens, the answer never arrives). Decides which faults hit a request; the server carries them out. Faults never
+//! resets, slow bodies, 429 storms, 403s, malformed JSON bodies, "lost responses" (the
+//! write happens, the answer never arrives) and stalled responses (the write happens, the
+//! answer is held). Decides which faults hit a request; the server carries them out. Faults never
 //! touch the `/sim/` admin surface.
 
 use std::time::Duration;
@@ -32,6 +33,10 @@ pub enum FaultKind {
     ConnectionReset,
     /// Process the request (a write takes effect), then close the connection without answering.
     LostResponse,
+    /// Process the request (a write takes effect), log it, then never answer and keep the
+    /// connection open: the client waits until its own timeout. Tests use it to hold a run
+    /// right after a write reached the org (then kill the client).
+    StalledResponse,
     /// Send the body in chunks of `chunk_bytes` with `delay_ms` between them.
     SlowBody { chunk_bytes: usize, delay_ms: u64 },
     /// Answer 429 `E0000047` with exhausted `X-Rate-Limit-*` headers.
@@ -155,6 +160,7 @@ pub struct FaultEffects {
 pub enum Disruption {
     ConnectionReset,
     LostResponse,
+    StalledResponse,
     ServerError(u16),
     RateLimited,
     Forbidden,
@@ -255,6 +261,11 @@ impl FaultPlan {
                 }
                 FaultKind::LostResponse => {
                     effects.disruption.get_or_insert(Disruption::LostResponse);
+                }
+                FaultKind::StalledResponse => {
+                    effects
+                        .disruption
+                        .get_or_insert(Disruption::StalledResponse);
                 }
                 FaultKind::RateLimited => {
                     effects.disruption.get_or_insert(Disruption::RateLimited);

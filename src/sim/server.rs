@@ -228,7 +228,7 @@ async fn handle(
             let resp = ApiError::forbidden().into_response();
             return finish(&shared, record, resp, &request_id, None, slow).await;
         }
-        Some(Disruption::LostResponse) | None => {}
+        Some(Disruption::LostResponse | Disruption::StalledResponse) | None => {}
     }
 
     if path == TOKEN_PATH {
@@ -302,6 +302,12 @@ async fn handle(
         record.dropped = true;
         record_request(&shared, record);
         drop_now.notify_one();
+        return std::future::pending().await;
+    }
+    if effects.disruption == Some(Disruption::StalledResponse) {
+        // Logged as answered (the write took effect), but the answer is never sent.
+        record.status = Some(resp.status().as_u16());
+        record_request(&shared, record);
         return std::future::pending().await;
     }
     finish(&shared, record, resp, &request_id, rate_status, slow).await

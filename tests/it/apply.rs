@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use ouguard::plan::ChangeKind;
+use ouguard::runrecord::{BeforeState, RecordedChange, RecordedOutcome, RunRecord};
 use ouguard::sim::seed::{self, DEMO_CONFIG};
 use ouguard::sim::{
     BlockingSimOrg, Fault, FaultKind, ProvisioningOutcome, RecordedRequest, SimConfig, SimOrg,
@@ -404,7 +406,174 @@ fn a_manual_step_whose_group_moved_makes_the_plan_stale() {
         "{err}"
     );
     org.assert_no_write_since(mark);
-    assert!(org.run_records().is_empty());
+    // The refusal is recorded (every apply that reaches the org leaves a record), with no
+    // write in it.
+    let records = org.run_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = RunRecord::load(&records[0]).expect("the record reads");
+    let summary = record.summary.expect("it ended");
+    assert_eq!(summary.end.as_deref(), Some("refused_stale"));
+    assert!(
+        summary
+            .stale
+            .iter()
+            .any(|s| s.contains("group `Marketing` now targets")),
+        "{:?}",
+        summary.stale
+    );
+    assert!(record.changes.is_empty(), "{:?}", record.changes);
+    let out = org.run(&["plan"]);
+    assert!(
+        !stderr(&out).contains("interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn apply_killed_right_after_its_first_write_leaves_a_record_naming_it() {
+    // Every write reaches the org and takes effect, but its answer is held: the run stops
+    // right after its first write, deterministically (one request in flight at a time).
+    let org = Org::with(SimConfig {
+        faults: vec![
+            Fault::always(FaultKind::StalledResponse).matching(Some("PUT"), Some("/api/v1/apps")),
+            Fault::always(FaultKind::StalledResponse)
+                .matching(Some("POST"), Some("/api/v1/mappings")),
+        ],
+        ..SimConfig::default()
+    });
+    org.save_plan("p", &[RETARGET_MARKETING]);
+    let mark = org.mark();
+    let mut child = ouguard_std(org.path())
+        .env("OKTA_CLIENT_ORGURL", org.sim.url())
+        .env("OKTA_CLIENT_TOKEN", org.sim.token())
+        .args(["apply", "plans/p.json", "--concurrency", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let started = Instant::now();
+    let first = loop {
+        if let Some(write) = org.writes_since(mark).into_iter().next() {
+            break write;
+        }
+        if let Some(status) = child.try_wait().expect("waits") {
+            panic!("apply ended before its first write: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no write reached the simulator"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(first.status, Some(200), "the write took effect: {first:?}");
+    assert_eq!(
+        org.writes_since(mark).len(),
+        1,
+        "exactly one write was sent"
+    );
+
+    let records = org.run_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = RunRecord::load(&records[0]).expect("the record reads");
+    assert!(record.is_interrupted(), "no summary: the run was killed");
+    assert_eq!(record.run.planned_changes, Some(3));
+    let named: Vec<&RecordedChange> = record
+        .changes
+        .iter()
+        .filter(|c| {
+            c.write
+                .as_ref()
+                .is_some_and(|w| w.method == first.method && w.path == first.path_only())
+        })
+        .collect();
+    assert_eq!(
+        named.len(),
+        1,
+        "the record names the write: {:#?}",
+        record.changes
+    );
+    let change = named[0];
+    assert_eq!(
+        change.outcome,
+        RecordedOutcome::Unknown,
+        "its answer never came"
+    );
+    assert!(change.missing.is_empty(), "{:?}", change.missing);
+    // What a reversal needs: the whole before-state.
+    match (&change.before, change.kind) {
+        (Some(BeforeState::Assignment(before)), ChangeKind::GroupTargetOu) => {
+            let whole = before.whole.as_ref().expect("priority and profile");
+            assert!(whole.profile.contains_key("organizationalUnit"));
+            assert!(before.last_updated.is_some());
+        }
+        (Some(BeforeState::MappingProperty(before)), ChangeKind::MappingProperty) => {
+            assert_eq!(before.push_status.as_deref(), Some("PUSH"));
+        }
+        other => panic!("unexpected before-state {other:?}"),
+    }
+    // Every write the record announces beyond the sent one was never sent: the re-read
+    // says so.
+    let unknown = record.unknown_outcomes().count();
+    assert!(unknown >= 1);
+
+    let out = org.run(&["plan"]);
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    let path = records[0]
+        .strip_prefix(org.path())
+        .expect("under the folder")
+        .display()
+        .to_string();
+    assert!(
+        err.contains(&format!("warning: interrupted run `./{path}`"))
+            || err.contains(&format!("warning: interrupted run `{path}`")),
+        "{err}"
+    );
+    if unknown == 1 {
+        assert!(
+            err.contains("1 write's outcome unknown, re-read shows it applied"),
+            "{err}"
+        );
+    } else {
+        assert!(
+            err.contains(&format!(
+                "{unknown} writes' outcomes unknown, re-read shows 1 applied, {} not applied",
+                unknown - 1
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("\n  {}: applied", change.address)),
+            "{err}"
+        );
+    }
+
+    // With the org answering again, `apply` says it too, then finishes the job.
+    org.sim.clear_faults();
+    let mark = org.mark();
+    let out = org.run(&["apply", "plans/p.json"]);
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("warning: interrupted run"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 already applied"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(org.writes_since(mark).len(), 2);
+    let out = org.run(&["plan"]);
+    assert!(
+        !stderr(&out).contains("interrupted run"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -741,32 +910,47 @@ fn the_run_record_is_private_complete_and_holds_no_secret() {
     assert_eq!(lines[0]["plan_checksum"], plan["checksum"]);
     assert_eq!(lines[0]["org_url"], org.sim.url());
     assert_eq!(lines.last().expect("summary")["type"], "summary");
-    let changes: Vec<&Value> = lines.iter().filter(|l| l["type"] == "change").collect();
+    let read = RunRecord::load(record).expect("the record reads");
     let planned = plan["resource_changes"].as_array().expect("changes");
-    assert_eq!(changes.len(), planned.len());
+    assert_eq!(read.changes.len(), planned.len());
 
     let writes = org.writes_since(mark);
-    for change in &changes {
-        let index = usize::try_from(change["index"].as_u64().expect("index")).expect("index");
-        let planned = &planned[index];
-        assert_eq!(change["address"], planned["address"]);
-        assert_eq!(change["before"], planned["before"]);
-        assert_eq!(change["after"], planned["after"]);
+    for change in &read.changes {
+        let planned = &planned[change.index];
+        assert_eq!(
+            change.address,
+            planned["address"].as_str().expect("address")
+        );
+        assert_eq!(
+            change.planned_before.as_ref(),
+            Some(&planned["before"]).filter(|v| !v.is_null())
+        );
+        assert_eq!(
+            change.planned_after.as_ref(),
+            Some(&planned["after"]).filter(|v| !v.is_null())
+        );
+        let RecordedOutcome::Known {
+            result,
+            request_ids,
+            ..
+        } = &change.outcome
+        else {
+            panic!("every outcome is known: {change:#?}");
+        };
         if planned["execution"] == "api" {
-            assert_eq!(change["result"]["status"], "applied", "{change:#}");
-            let ids: Vec<&str> = change["request_ids"]
-                .as_array()
-                .expect("ids")
-                .iter()
-                .filter_map(Value::as_str)
-                .collect();
+            assert_eq!(result.label(), "applied", "{change:#?}");
             let write = writes
                 .iter()
-                .find(|w| ids.contains(&w.request_id.as_str()))
-                .unwrap_or_else(|| panic!("the write's request id is recorded: {change:#}"));
+                .find(|w| request_ids.contains(&w.request_id))
+                .unwrap_or_else(|| panic!("the write's request id is recorded: {change:#?}"));
             assert_eq!(write.status, Some(200));
+            let sent = change.write.as_ref().expect("the write is recorded");
+            assert_eq!(
+                (sent.method.as_str(), sent.path.as_str()),
+                (write.method.as_str(), write.path_only())
+            );
         } else {
-            assert_eq!(change["result"]["status"], "manual_pending", "{change:#}");
+            assert_eq!(result.label(), "manual step pending", "{change:#?}");
         }
     }
 
@@ -903,22 +1087,19 @@ mod terminal {
         );
         let records = org.run_records();
         assert_eq!(records.len(), 1, "{records:?}");
-        let record = std::fs::read_to_string(&records[0]).expect("record");
-        let statuses: Vec<String> = record
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
-            .filter(|l| l["type"] == "change")
-            .map(|l| {
-                l["result"]["status"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
+        let record = RunRecord::load(&records[0]).expect("record");
+        let statuses: Vec<&str> = record
+            .changes
+            .iter()
+            .map(|c| match &c.outcome {
+                RecordedOutcome::Known { result, .. } => result.label(),
+                RecordedOutcome::Unknown => "unknown",
             })
             .collect();
         assert_eq!(
             statuses,
-            ["manual_pending", "applied", "applied"],
-            "{record}"
+            ["manual step pending", "applied", "applied"],
+            "{record:#?}"
         );
     }
 
@@ -1093,7 +1274,17 @@ mod resealed {
         );
         org.assert_no_write_since(mark);
         assert_eq!(org.sim.state(), seed::demo(), "the org is unchanged");
-        assert!(org.run_records().is_empty(), "no run record: nothing ran");
+        // A plan file refused at load leaves no record (nothing reached the org); one the
+        // re-check refused leaves a record of the refusal, with no write in it.
+        for path in org.run_records() {
+            let record = RunRecord::load(&path).expect("the record reads");
+            assert!(record.changes.is_empty(), "{record:?}");
+            let summary = record.summary.expect("it ended");
+            assert!(
+                matches!(summary.end.as_deref(), Some("refused" | "refused_stale")),
+                "{summary:?}"
+            );
+        }
     }
 
     fn retarget_to(ou: &'static str) -> impl FnOnce(&mut Value) {

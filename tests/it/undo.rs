@@ -265,9 +265,20 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
     let post = writes.iter().find(|w| w.method == "POST").expect("a POST");
     let sent: Value =
         serde_json::from_str(post.request_body.as_deref().unwrap_or_default()).expect("JSON body");
+    let dn_before = before
+        .directory(EMEA)
+        .expect("emea")
+        .mappings
+        .iter()
+        .find_map(|m| m.properties.get("dn"))
+        .expect("the demo maps dn")
+        .clone();
     assert_eq!(
         sent,
-        json!({"properties": {"dn": {"expression": "user.dn", "pushStatus": "PUSH"}}}),
+        json!({"properties": {"dn": {
+            "expression": dn_before.expression,
+            "pushStatus": dn_before.push_status,
+        }}}),
         "exactly the property as it was, nothing else"
     );
 
