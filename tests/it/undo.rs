@@ -31,7 +31,11 @@ impl Org {
     /// The demo org, with extra profile fields on every assignment (so "the whole profile"
     /// is more than the OU) and the demo's `ouguard.toml`.
     fn demo() -> Org {
-        let sim = SimOrg::start_blocking(SimConfig::default()).expect("the simulated org starts");
+        Org::with(SimConfig::default())
+    }
+
+    fn with(config: SimConfig) -> Org {
+        let sim = SimOrg::start_blocking(config).expect("the simulated org starts");
         let mut state = sim.state();
         for directory in &mut state.directories {
             for (n, assignment) in directory.assignments.iter_mut().enumerate() {
@@ -498,4 +502,71 @@ fn at_a_terminal_applying_an_undo_asks_again_and_no_writes_nothing() {
     };
     assert_eq!(code, 1);
     assert!(org.writes_since(mark).is_empty(), "nothing written");
+}
+
+#[test]
+fn an_apply_killed_right_after_its_first_write_is_undone_from_its_record() {
+    // Every write reaches the org and takes effect, but its answer is held: the run stops
+    // right after its first write, deterministically (one request in flight at a time).
+    let org = Org::with(SimConfig {
+        faults: vec![
+            Fault::always(FaultKind::StalledResponse).matching(Some("PUT"), Some("/api/v1/apps")),
+            Fault::always(FaultKind::StalledResponse)
+                .matching(Some("POST"), Some("/api/v1/mappings")),
+        ],
+        ..SimConfig::default()
+    });
+    let before = org.sim.state();
+    let out = org.run(&["plan", "--out", "plans/p.json", RETARGET_MARKETING]);
+    assert_code(&out, 0);
+    let mark = org.mark();
+    let mut child = crate::support::ouguard_std(org.path())
+        .env("OKTA_CLIENT_ORGURL", org.sim.url())
+        .env("OKTA_CLIENT_TOKEN", org.sim.token())
+        .args(["apply", "plans/p.json", "--concurrency", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let started = std::time::Instant::now();
+    let first = loop {
+        if let Some(write) = org.writes_since(mark).into_iter().next() {
+            break write;
+        }
+        if let Some(status) = child.try_wait().expect("waits") {
+            panic!("apply ended before its first write: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no write reached the simulator"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(org.writes_since(mark).len(), 1, "exactly one write was sent");
+    assert_ne!(normalized(&org.sim.state()), normalized(&before));
+    org.sim.clear_faults();
+
+    let record = org.last_record();
+    let out = org.run(&["undo", &record, "--strict", "--out", "plans/undo.json"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("ends without its summary"), "{text}");
+    let undo = org.read_plan("plans/undo.json");
+    let changes = undo["resource_changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1, "only the write that was sent: {undo:#}");
+
+    let mark = org.mark();
+    let out = org.run(&["apply", "plans/undo.json"]);
+    assert_code(&out, 0);
+    let writes = org.writes_since(mark);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(
+        (writes[0].method.as_str(), writes[0].path_only()),
+        (first.method.as_str(), first.path_only()),
+        "the undo reverses exactly the write the killed run sent"
+    );
+    assert_eq!(normalized(&org.sim.state()), normalized(&before));
 }
