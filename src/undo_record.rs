@@ -153,3 +153,48 @@ fn run_write(change: &RecordedChange) -> RunWrite {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::undo::{plan_undo, LeftOutReason, UndoOptions};
+
+    /// A record of format "1" (written at the end of the run, before ouguard kept whole
+    /// before-states): read, and every change reported as lacking what undo needs.
+    #[test]
+    fn a_record_of_an_earlier_version_is_reported_not_guessed() {
+        let text = [
+            r#"{"type":"run","ouguard_version":"0.1.0","plan_checksum":"sha256:abc","plan_created_at":"2026-11-29T18:00:00Z","org_url":"https://acme.okta.com","started_at":"2026-11-29T18:01:00Z"}"#,
+            r#"{"type":"change","index":0,"address":"directory[\"corp.example.com\"].group[\"Marketing\"].target_ou","kind":"group_target_ou","execution":"api","finding":"R1:corp.example.com:00g1","before":{"organizationalUnit":"OU=Marketing,DC=corp,DC=example,DC=com"},"after":{"organizationalUnit":"OU=Staff,DC=corp,DC=example,DC=com"},"observed_before":{"organizationalUnit":"OU=Marketing,DC=corp,DC=example,DC=com","lastUpdated":"2026-11-01T09:00:00.000Z"},"result":{"status":"applied"},"request_ids":["r1","r2"],"elapsed_ms":3}"#,
+            r#"{"type":"change","index":1,"address":"directory[\"corp.example.com\"].mapping[\"user\"].property[\"dn\"]","kind":"mapping_property","execution":"api","finding":"R2:corp.example.com:prm1:dn","before":{"key":"dn","expression":"user.dn"},"after":null,"observed_before":{"key":"dn","expression":"user.dn"},"result":{"status":"applied"},"request_ids":["r3"],"elapsed_ms":3}"#,
+            r#"{"type":"summary","finished_at":"2026-11-29T18:01:01Z","applied":2,"already_applied":0,"failed":0,"skipped":0,"manual_pending":0,"manual_done":0}"#,
+        ]
+        .join("\n");
+        let record = RunRecord::parse(&text, Path::new("old.jsonl")).expect("reads");
+        let run = recorded_run(&record, "old.jsonl");
+        assert_eq!(run.plan_checksum, "sha256:abc");
+        assert!(!run.interrupted);
+        assert_eq!(run.changes.len(), 2);
+        assert!(run.changes.iter().all(|c| c.outcome == RunOutcome::Applied));
+        let state = crate::fixtures::org(vec![crate::fixtures::directory(
+            "corp.example.com",
+            Some(&["OU=Staff,DC=corp,DC=example,DC=com"]),
+        )]);
+        let undo = plan_undo(
+            &run,
+            &state,
+            &UndoOptions {
+                org_url: Some("https://acme.okta.com".into()),
+                created_at: "2026-11-30T00:00:00Z".into(),
+                strict: true,
+            },
+        )
+        .expect("not drift: what is missing is reported");
+        assert!(undo.plan.resource_changes.is_empty());
+        assert_eq!(undo.left_out.len(), 2);
+        assert!(undo
+            .left_out
+            .iter()
+            .all(|l| l.reason == LeftOutReason::NotRecorded));
+    }
+}
