@@ -126,7 +126,8 @@ pub fn apply_approved(
     let record_path = recorder.path().to_path_buf();
 
     let api_changes = fresh.len();
-    if let Some(loud) = undo_warning(plan) {
+    let writes_ahead = fresh.iter().any(|(_, f)| matches!(f, Fresh::Ready(_)));
+    if let (Some(loud), true) = (undo_warning(plan), writes_ahead) {
         writeln!(stdout, "\n{loud}")?;
     }
     if !options.quiet && api_changes > 0 {

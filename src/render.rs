@@ -58,15 +58,16 @@ impl Styles {
 pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let styles = Styles::new(color);
     let org = plan.org_url.as_deref().unwrap_or("(snapshot)");
-    writeln!(
-        out,
-        "{}",
-        styles.dim.apply_to(format!(
+    let title = if plan.undo_of.is_some() {
+        format!("ouguard undo plan for {org}, made {}", plan.created_at)
+    } else {
+        format!(
             "ouguard plan for {org}, made {}: {} finding(s)",
             plan.created_at,
             plan.findings.len()
-        ))
-    )?;
+        )
+    };
+    writeln!(out, "{}", styles.dim.apply_to(title))?;
     writeln!(out)?;
     if let Some(undo_of) = &plan.undo_of {
         render_undo_banner(plan, undo_of, out, &styles)?;
@@ -160,7 +161,9 @@ fn render_undo_banner(
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
     let summary = plan.summary;
     if summary.is_empty() {
-        let line = if plan.findings.is_empty() {
+        let line = if plan.undo_of.is_some() {
+            "No changes. Nothing the run applied is left to undo.".to_string()
+        } else if plan.findings.is_empty() {
             "No changes. Okta matches the rules.".to_string()
         } else {
             "No changes. Okta matches the rules, except for the findings above that ouguard \

@@ -545,7 +545,11 @@ fn an_apply_killed_right_after_its_first_write_is_undone_from_its_record() {
     };
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    assert_eq!(org.writes_since(mark).len(), 1, "exactly one write was sent");
+    assert_eq!(
+        org.writes_since(mark).len(),
+        1,
+        "exactly one write was sent"
+    );
     assert_ne!(normalized(&org.sim.state()), normalized(&before));
     org.sim.clear_faults();
 
