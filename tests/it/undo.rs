@@ -286,14 +286,29 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
         "exactly the property as it was, nothing else"
     );
 
+    // Applying the undo twice writes nothing the second time.
+    let again = org.mark();
+    let out = org.run(&["apply", "plans/undo.json"]);
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("2 already applied"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(org.writes_since(again).is_empty());
     // Byte for byte as before the first apply, timestamps aside; failing and found as before.
     let undone = org.sim.state();
     assert_eq!(normalized(&undone), normalized(&before));
     assert_eq!(org.failing(), failing_before);
     assert_eq!(org.findings(), findings_before);
 
-    // Undo of the undo: the fix comes back.
-    let record = org.last_record();
+    // Undo of the undo: the fix comes back (the undo's own run, not the second, empty one).
+    let records = org.run_records();
+    let record = records[records.len() - 2]
+        .strip_prefix(org.path())
+        .expect("under the working directory")
+        .display()
+        .to_string();
     let out = org.run(&["undo", &record, "--out", "plans/redo.json"]);
     assert_code(&out, 0);
     let text = stdout(&out);
