@@ -11,6 +11,22 @@ use crate::undo::{plan_undo, UndoError, UndoOptions};
 
 pub fn run(global: &Global, args: &UndoArgs) -> anyhow::Result<Outcome> {
     let recorded = crate::undo_record::load(&args.run_record)?;
+    if recorded.interrupted {
+        if let crate::runrecord::LastRun::Running(running) =
+            crate::runrecord::last_run(std::path::Path::new("."))
+        {
+            let same = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+            if same(&running).is_some() && same(&running) == same(&args.run_record) {
+                return Err(Hinted::new(
+                    format!(
+                        "the apply writing `{}` is still running: what it changes is not known                          yet; nothing was saved",
+                        args.run_record.display()
+                    ),
+                    "run `ouguard undo` again once that apply has finished",
+                ));
+            }
+        }
+    }
     let config = global.config()?;
     let settings = session::settings(global, &args.connection, &config)?;
     let session = session::connect(

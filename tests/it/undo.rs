@@ -558,6 +558,16 @@ fn an_apply_killed_right_after_its_first_write_is_undone_from_its_record() {
         );
         std::thread::sleep(Duration::from_millis(5));
     };
+    // While that apply still runs (its record locked), undo refuses: nothing is known yet.
+    let running = org.last_record();
+    let out = org.run(&["undo", &running, "--out", "plans/early.json"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("is still running"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!org.path().join("plans/early.json").exists());
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(
