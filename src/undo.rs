@@ -1328,3 +1328,229 @@ mod tests {
         ));
     }
 }
+
+/// Property: for any org and any plan ouguard makes, applying the plan, then the undo planned
+/// from its (simulated) record, puts the org back as it was, `lastUpdated` aside; the undo
+/// passes its own re-check; and the undo of that undo puts the fix back.
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest, ProptestConfig};
+    use serde_json::json;
+
+    use super::*;
+    use crate::fixtures::{assignment, directory, mapping, org};
+    use crate::planner::{
+        apply_change_in_memory, plan, NoChooser, PlanOptions, RetargetPin, Strategy,
+    };
+
+    const BASE: &str = "DC=corp,DC=example,DC=com";
+    const OUS: &[&str] = &[
+        "OU=Staff",
+        "OU=Marketing",
+        "OU=Sales,OU=Staff",
+        "ou=web",
+        "OU=A\\,B",
+    ];
+
+    fn state_from(groups: &[(u8, usize, Option<i64>, bool)], dn: Option<(bool, bool)>) -> OrgState {
+        let staff = format!("OU=Staff,{BASE}");
+        let mut corp = directory("corp.example.com", Some(&[staff.as_str()]));
+        for (n, (kind, ou, priority, extra)) in groups.iter().enumerate() {
+            let value = match kind {
+                0 => None,
+                1 => Some(format!("{},,{BASE}", OUS[*ou])),
+                2 => Some(format!("{},DC=emea,DC=example,DC=com", OUS[*ou])),
+                _ => Some(format!("{},{BASE}", OUS[*ou])),
+            };
+            let mut a = assignment(&format!("00g{n}"), &format!("G{n}"), value.as_deref());
+            a.priority = *priority;
+            if *extra {
+                a.other_profile
+                    .insert("samAccountName".into(), json!(format!("g{n}")));
+                a.other_profile
+                    .insert("description".into(), serde_json::Value::Null);
+            }
+            corp.assignments.push(a);
+        }
+        let app_id = corp.app_id.clone();
+        if let Some((mapped, dont_push)) = dn {
+            let mut m = mapping(
+                "prm1",
+                &app_id,
+                &[
+                    ("dn", mapped.then_some("user.dn")),
+                    ("cn", Some("user.login")),
+                ],
+            );
+            if let Some(p) = m.properties.get_mut("dn") {
+                p.push_status = Some(if dont_push { "DONT_PUSH" } else { "PUSH" }.into());
+            }
+            corp.mappings.push(m);
+        }
+        org(vec![corp])
+    }
+
+    /// Applies `plan` to `state` in memory as apply would, and records it as the run record
+    /// would: each change's whole before-state, what it wrote, what it left.
+    fn run(state: &mut OrgState, plan: &Plan, stamp: &str, record: &str) -> RecordedRun {
+        let mut changes = Vec::new();
+        for (index, change) in plan.resource_changes.iter().enumerate() {
+            let directory = &state.directories[0];
+            let write = match &change.details {
+                ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::GroupTargetOuRevert(_) => {
+                    let group = change.group().cloned().expect("a group");
+                    let now = directory.assignment(&group.id).expect("assigned").clone();
+                    let mut profile: Map<String, Value> = now
+                        .other_profile
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if let Some(ou) = &now.organizational_unit {
+                        profile.insert("organizationalUnit".into(), json!(ou));
+                    }
+                    let written = match &change.details {
+                        ChangeDetails::GroupTargetOuUpdate(u) => {
+                            let mut p = profile.clone();
+                            p.insert("organizationalUnit".into(), json!(u.after));
+                            p
+                        }
+                        ChangeDetails::GroupTargetOuRevert(r) => r.after.profile.clone(),
+                        _ => unreachable!(),
+                    };
+                    RunWrite::Assignment {
+                        group,
+                        written_ou: written
+                            .get("organizationalUnit")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        written_profile: Some(written),
+                        left_last_updated: Some(stamp.to_string()),
+                        before: Some(Box::new(AssignmentBefore {
+                            organizational_unit: now.organizational_unit.clone(),
+                            priority: now.priority,
+                            profile,
+                            last_updated: Some(now.last_updated.clone()),
+                        })),
+                    }
+                }
+                ChangeDetails::MappingPropertyDelete(d) => {
+                    let p = directory.mappings[0].properties.get(&d.key).cloned();
+                    RunWrite::PropertyDeleted {
+                        mapping_id: d.mapping_id.clone(),
+                        key: d.key.clone(),
+                        before: p.map(|p| PropertyBefore {
+                            expression: p.expression,
+                            push_status: p.push_status,
+                        }),
+                    }
+                }
+                ChangeDetails::MappingPropertyRestore(r) => RunWrite::PropertyRestored {
+                    mapping_id: r.mapping_id.clone(),
+                    key: r.key.clone(),
+                    expression: r.expression.clone(),
+                },
+                ChangeDetails::ImportOuAdd(a) => RunWrite::ImportOu {
+                    ou: a.ou.clone(),
+                    config_path: None,
+                },
+            };
+            let manual = matches!(change.details, ChangeDetails::ImportOuAdd(_));
+            if !manual {
+                apply_change_in_memory(state, change);
+                if let Some(group) = change.group() {
+                    if let Some(a) = state.directories[0]
+                        .assignments
+                        .iter_mut()
+                        .find(|a| a.group_id == group.id)
+                    {
+                        a.last_updated = stamp.to_string();
+                    }
+                }
+            }
+            changes.push(RunChange {
+                index,
+                address: change.address.clone(),
+                finding: Some(change.finding.clone()),
+                directory: Some(change.directory.clone()),
+                outcome: if manual {
+                    RunOutcome::NotApplied("manual step pending".into())
+                } else {
+                    RunOutcome::Applied
+                },
+                write,
+            });
+        }
+        RecordedRun {
+            record: record.to_string(),
+            plan_checksum: plan.checksum.clone(),
+            org_url: None,
+            interrupted: false,
+            changes,
+        }
+    }
+
+    fn options() -> UndoOptions {
+        UndoOptions {
+            org_url: None,
+            created_at: "2026-11-30T00:00:00Z".into(),
+            strict: true,
+        }
+    }
+
+    fn without_stamps(state: &OrgState) -> OrgState {
+        let mut state = state.clone();
+        for a in &mut state.directories[0].assignments {
+            a.last_updated = String::new();
+        }
+        state
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn undo_puts_the_org_back_and_undo_of_undo_puts_the_fix_back(
+            groups in proptest::collection::vec((0u8..5, 0..OUS.len(), proptest::option::of(0i64..5), any::<bool>()), 0..8),
+            dn in proptest::option::of((any::<bool>(), any::<bool>())),
+        ) {
+            let original = state_from(&groups, dn);
+            let findings = rules::evaluate(&original);
+            // Pin every group with a group-OU finding to Staff: a retarget for each.
+            let pins = findings
+                .findings
+                .iter()
+                .filter_map(|f| f.group.as_ref())
+                .map(|g| RetargetPin {
+                    directory: None,
+                    group: g.id.clone(),
+                    to: format!("OU=Team,OU=Staff,{BASE}"),
+                    origin: "--retarget".into(),
+                })
+                .collect();
+            let options_fix = PlanOptions {
+                strategy: Strategy::Retarget,
+                pins,
+                created_at: "2026-11-29T00:00:00Z".into(),
+                ..PlanOptions::default()
+            };
+            let fix = plan(&original, findings, &options_fix, &mut NoChooser).expect("plans");
+            let mut state = original.clone();
+            let first = run(&mut state, &fix, "2026-11-29T01:00:00.000Z", "r1.jsonl");
+            let fixed = state.clone();
+            prop_assert!(rules::evaluate(&fixed).findings.is_empty());
+
+            let undo = plan_undo(&first, &state, &options()).expect("no drift");
+            prop_assert_eq!(undo.left_out.len(), 0);
+            prop_assert_eq!(crate::recheck::recheck_undo(&state, &undo.plan, &first), vec![]);
+            let loaded = Plan::from_json(&undo.plan.to_json()).expect("the saved undo loads");
+            prop_assert_eq!(&loaded, &undo.plan);
+            let second = run(&mut state, &undo.plan, "2026-11-29T02:00:00.000Z", "r2.jsonl");
+            prop_assert_eq!(without_stamps(&state), without_stamps(&original));
+
+            let redo = plan_undo(&second, &state, &options()).expect("no drift");
+            prop_assert_eq!(crate::recheck::recheck_undo(&state, &redo.plan, &second), vec![]);
+            let _ = run(&mut state, &redo.plan, "2026-11-29T03:00:00.000Z", "r3.jsonl");
+            prop_assert_eq!(without_stamps(&state), without_stamps(&fixed));
+        }
+    }
+}
