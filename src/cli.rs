@@ -65,6 +65,17 @@ pub enum StrategyArg {
     Retarget,
 }
 
+/// How `plan` and `show` print a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Terraform-style text.
+    Text,
+    /// The plan document (`format_version` "1").
+    Json,
+    /// For a pull/merge request comment: summary, table of changes, checklist, folded text.
+    Markdown,
+}
+
 /// Options shared by `plan` and `apply` without FILE.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PlanningArgs {
@@ -102,7 +113,10 @@ pub struct PlanArgs {
     /// Save the plan (JSON) to FILE, e.g. `plans/2026-11-29.json`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Print the plan as JSON instead of text.
+    /// How to print the plan on stdout (`--out` always saves JSON).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<FormatArg>,
+    /// Short for `--format json`.
     #[arg(long)]
     pub json: bool,
     /// Exit 2 when the plan has changes, 0 when it has none.
@@ -130,9 +144,15 @@ pub struct ApplyArgs {
 pub struct ShowArgs {
     /// The saved plan.
     pub file: PathBuf,
-    /// Print the plan as JSON.
+    /// How to print the plan.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<FormatArg>,
+    /// Short for `--format json`.
     #[arg(long)]
     pub json: bool,
+    /// Exit 2 when the saved plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Args)]
@@ -202,18 +222,12 @@ pub struct UndoArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// How to print the undo plan on stdout (`--out` always saves JSON).
-    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
-    pub format: UndoFormatArg,
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<FormatArg>,
+    /// Short for `--format json`.
+    #[arg(long)]
+    pub json: bool,
     /// Refuse the whole undo when any change the run applied has drifted since.
     #[arg(long)]
     pub strict: bool,
-}
-
-/// How `undo` prints its plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum UndoFormatArg {
-    /// Terraform-style text.
-    Text,
-    /// The plan document (`format_version` "1.1").
-    Json,
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// `plan --detailed-exitcode` with changes: exit 2.
+    /// `plan --detailed-exitcode` or `show --detailed-exitcode` with changes: exit 2.
     ChangesPresent,
     /// `apply` succeeded but manual steps are still pending: exit 2.
     ManualStepsPending,

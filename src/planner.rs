@@ -233,6 +233,9 @@ pub fn rank_candidates(index: &ImportOuIndex, current: &Dn) -> Vec<Candidate> {
     candidates.into_iter().map(|(_, _, c)| c).collect()
 }
 
+/// The id of the warning that findings were left out by `--target`/`--exclude`.
+pub const FINDINGS_LEFT_OUT: &str = "findings-left-out";
+
 /// Builds the plan. `evaluation` must come from `rules::evaluate(state)`.
 pub fn plan(
     state: &OrgState,
@@ -255,7 +258,7 @@ pub fn plan(
     let mut warnings: Vec<Warning> = evaluation.notices.iter().map(Warning::from).collect();
     if left_out > 0 {
         warnings.push(Warning {
-            id: "findings-left-out".to_string(),
+            id: FINDINGS_LEFT_OUT.to_string(),
             message: format!(
                 "{left_out} finding(s) left out by --target/--exclude: this plan does not fix them"
             ),

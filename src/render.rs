@@ -9,7 +9,10 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
+use crate::planner::FINDINGS_LEFT_OUT;
 use crate::rules::{Finding, Rule};
+
+pub mod markdown;
 
 /// Values longer than this are shown as a unified diff, one RDN per line.
 const LONG_VALUE: usize = 60;
@@ -95,9 +98,7 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(
             out,
             "{}",
-            styles
-                .bold
-                .apply_to("Findings this plan does not fix (fix them in the admin console):")
+            styles.bold.apply_to("Findings this plan does not fix:")
         )?;
         for finding in unfixed {
             writeln!(
@@ -143,47 +144,72 @@ fn render_undo_banner(
             undo_of.run_record, undo_of.plan_checksum
         ))
     )?;
-    if let Some(loud) = plan
-        .warnings
-        .iter()
-        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
-    {
+    if let Some(loud) = recreates_warning(plan) {
         writeln!(
             out,
             "{} {}",
             styles.delete.apply_to("!!"),
-            styles.delete.apply_to(&loud.message)
+            styles.delete.apply_to(loud)
         )?;
     }
     writeln!(out)
 }
 
+/// An undo plan's loud warning that it re-creates the misconfiguration, if it does.
+#[must_use]
+pub fn recreates_warning(plan: &Plan) -> Option<&str> {
+    plan.undo_of.as_ref()?;
+    plan.warnings
+        .iter()
+        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
+        .map(|w| w.message.as_str())
+}
+
 fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Result<()> {
+    let line = summary_line(plan);
+    match line.strip_prefix("Plan:") {
+        Some(rest) => writeln!(out, "{}{rest}", styles.bold.apply_to("Plan:")),
+        None => writeln!(out, "{}", styles.bold.apply_to(line)),
+    }
+}
+
+/// The closing summary line, plain: `Plan: 1 to add, …` or why nothing is planned. Shared by
+/// every renderer so they never disagree.
+#[must_use]
+pub fn summary_line(plan: &Plan) -> String {
     let summary = plan.summary;
+    if summary.is_empty() && plan.undo_of.is_some() {
+        return "No changes. Nothing the run applied is left to undo.".to_string();
+    }
     if summary.is_empty() {
-        let line = if plan.undo_of.is_some() {
-            "No changes. Nothing the run applied is left to undo.".to_string()
-        } else if plan.findings.is_empty() {
-            "No changes. Okta matches the rules.".to_string()
-        } else {
-            "No changes. Okta matches the rules, except for the findings above that ouguard \
-             does not fix."
-                .to_string()
+        let left_out = plan.warnings.iter().any(|w| w.id == FINDINGS_LEFT_OUT);
+        let line = match (left_out, plan.findings.is_empty()) {
+            // Findings outside --target/--exclude were not looked at: saying that Okta matches
+            // the rules would be false.
+            (true, true) => {
+                "No changes planned: every finding was left out by --target/--exclude (see the \
+                 warning above)."
+            }
+            (true, false) => {
+                "No changes planned: ouguard does not fix the findings above, and the others \
+                 were left out by --target/--exclude (see the warning above)."
+            }
+            (false, true) => "No changes. Okta matches the rules.",
+            (false, false) => {
+                "No changes. Okta matches the rules, except for the findings above that ouguard \
+                 does not fix."
+            }
         };
-        return writeln!(out, "{}", styles.bold.apply_to(line));
+        return line.to_string();
     }
     let manual = match summary.manual {
         0 => String::new(),
         1 => " (1 manual step)".to_string(),
         n => format!(" ({n} manual steps)"),
     };
-    writeln!(
-        out,
-        "{} {} to add, {} to change, {} to delete{manual}.",
-        styles.bold.apply_to("Plan:"),
-        summary.add,
-        summary.change,
-        summary.delete
+    format!(
+        "Plan: {} to add, {} to change, {} to delete{manual}.",
+        summary.add, summary.change, summary.delete
     )
 }
 
@@ -217,7 +243,8 @@ fn shell_word(text: &str) -> String {
 }
 
 /// Findings that no change of the plan fixes.
-fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
+#[must_use]
+pub fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
     let fixed: std::collections::HashSet<&str> = plan
         .resource_changes
         .iter()
@@ -258,8 +285,7 @@ fn render_change(
         (_, Action::Add) => "will be added",
         (_, Action::Update) => "will be updated in place",
         (_, Action::Delete) => "will be deleted",
-        (_, Action::Revert) => "will be put back as it was before the run (undo)",
-        (_, Action::Restore) => "will be put back as it was before the run (undo)",
+        (_, Action::Revert | Action::Restore) => "will be put back as it was before the run (undo)",
     };
     writeln!(
         out,
@@ -284,10 +310,13 @@ fn render_change(
         )?;
     }
     let symbol = style.apply_to(change.action().symbol());
+    let view = change_view(change);
+    let before = view.before.as_deref().unwrap_or_default();
+    let after = view.after.as_deref().unwrap_or_default();
     match &change.details {
-        ChangeDetails::ImportOuAdd(add) => {
+        ChangeDetails::ImportOuAdd(_) => {
             writeln!(out, "  {symbol} import_ou {{")?;
-            writeln!(out, "      {symbol} ou = {}", quote(&add.ou))?;
+            writeln!(out, "      {symbol} {} = {}", view.attribute, quote(after))?;
             writeln!(
                 out,
                 "      {}",
@@ -298,55 +327,42 @@ fn render_change(
             )?;
             writeln!(out, "    }}")
         }
-        ChangeDetails::GroupTargetOuUpdate(update) => {
-            let before = update.before.as_deref().unwrap_or_default();
+        ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::GroupTargetOuRevert(_) => {
             writeln!(
                 out,
                 "  {symbol} group_target_ou {} {{",
-                quote(&update.group.name)
+                quote(&view.subject)
             )?;
-            render_update(out, styles, "organizationalUnit", before, &update.after)?;
-            writeln!(out, "    }}")
-        }
-        ChangeDetails::GroupTargetOuRevert(revert) => {
-            let before = revert.before.as_deref().unwrap_or_default();
-            let after = revert
-                .after
-                .organizational_unit
-                .as_deref()
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  {symbol} group_target_ou {} {{",
-                quote(&revert.group.name)
-            )?;
-            render_update(out, styles, "organizationalUnit", before, after)?;
-            writeln!(
-                out,
-                "      {}",
-                styles.dim.apply_to(format!(
-                    "# writes back the whole assignment as the run found it: priority {}, {} \
-                     profile field(s)",
-                    revert
-                        .after
-                        .priority
-                        .map_or_else(|| "unset".to_string(), |p| p.to_string()),
-                    revert.after.profile.len()
-                ))
-            )?;
+            render_update(out, styles, view.attribute, before, after)?;
+            if let ChangeDetails::GroupTargetOuRevert(revert) = &change.details {
+                writeln!(
+                    out,
+                    "      {}",
+                    styles.dim.apply_to(format!(
+                        "# writes back the whole assignment as the run found it: priority {}, \
+                         {} profile field(s)",
+                        revert
+                            .after
+                            .priority
+                            .map_or_else(|| "unset".to_string(), |p| p.to_string()),
+                        revert.after.profile.len()
+                    ))
+                )?;
+            }
             writeln!(out, "    }}")
         }
         ChangeDetails::MappingPropertyRestore(restore) => {
             writeln!(
                 out,
                 "  {symbol} mapping_property {} {{",
-                quote(&restore.key)
+                quote(&view.subject)
             )?;
             writeln!(
                 out,
-                "      {symbol} expression = null {} {}",
+                "      {symbol} {} = null {} {}",
+                view.attribute,
                 styles.dim.apply_to("->"),
-                quote(&restore.expression)
+                quote(after)
             )?;
             writeln!(
                 out,
@@ -356,16 +372,71 @@ fn render_change(
             )?;
             writeln!(out, "    }}")
         }
-        ChangeDetails::MappingPropertyDelete(delete) => {
-            writeln!(out, "  {symbol} mapping_property {} {{", quote(&delete.key))?;
+        ChangeDetails::MappingPropertyDelete(_) => {
             writeln!(
                 out,
-                "      {symbol} expression = {} {} null",
-                quote(&delete.expression),
+                "  {symbol} mapping_property {} {{",
+                quote(&view.subject)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} {} = {} {} null",
+                view.attribute,
+                quote(before),
                 styles.dim.apply_to("->")
             )?;
             writeln!(out, "    }}")
         }
+    }
+}
+
+/// What every renderer shows of one change, read from the change in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeView {
+    /// What the change is about: the OU added, the group's name, the mapping's key.
+    pub subject: String,
+    /// The attribute that changes: `ou`, `organizationalUnit`, `expression`.
+    pub attribute: &'static str,
+    /// The value before (`None`: the attribute did not exist).
+    pub before: Option<String>,
+    /// The value after (`None`: the attribute is removed).
+    pub after: Option<String>,
+}
+
+/// The display values of a change (the only reader of its payloads in the renderers).
+#[must_use]
+pub fn change_view(change: &ResourceChange) -> ChangeView {
+    match &change.details {
+        ChangeDetails::ImportOuAdd(add) => ChangeView {
+            subject: add.ou.clone(),
+            attribute: "ou",
+            before: None,
+            after: Some(add.ou.clone()),
+        },
+        ChangeDetails::GroupTargetOuUpdate(update) => ChangeView {
+            subject: update.group.name.clone(),
+            attribute: "organizationalUnit",
+            before: update.before.clone(),
+            after: Some(update.after.clone()),
+        },
+        ChangeDetails::MappingPropertyDelete(delete) => ChangeView {
+            subject: delete.key.clone(),
+            attribute: "expression",
+            before: Some(delete.expression.clone()),
+            after: None,
+        },
+        ChangeDetails::GroupTargetOuRevert(revert) => ChangeView {
+            subject: revert.group.name.clone(),
+            attribute: "organizationalUnit",
+            before: revert.before.clone(),
+            after: revert.after.organizational_unit.clone(),
+        },
+        ChangeDetails::MappingPropertyRestore(restore) => ChangeView {
+            subject: restore.key.clone(),
+            attribute: "expression",
+            before: None,
+            after: Some(restore.expression.clone()),
+        },
     }
 }
 
@@ -594,6 +665,44 @@ mod tests {
         let text = render(&state, Strategy::AddOu, &[("Web", STAFF)], true);
         assert!(text.contains("\u{1b}["), "colored output has escapes");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_all_left_out_by_target_do_not_claim_okta_matches_the_rules() {
+        let state = corp(&[MARKETING], true);
+        let options = PlanOptions {
+            targets: vec![crate::planner::Selector("group:Nobody".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn findings_partly_left_out_and_the_rest_unfixable_say_both() {
+        let state = corp(
+            &[MARKETING, ("00g3bad", "Broken", Some("OU=Sales,,DC=corp"))],
+            false,
+        );
+        let options = PlanOptions {
+            excludes: vec![crate::planner::Selector("group:Marketing".to_string())],
+            org_url: Some("https://acme.okta.com".to_string()),
+            created_at: "2026-11-29T18:00:00Z".to_string(),
+            ..PlanOptions::default()
+        };
+        let evaluation = crate::rules::evaluate(&state);
+        let plan = plan(&state, evaluation, &options, &mut NoChooser).unwrap();
+        let text = render_to_string(&plan, false);
+        assert!(!text.contains("Okta matches the rules"), "{text}");
+        assert!(
+            text.contains("ouguard does not fix the findings above, and the others were left out"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1318,6 +1318,26 @@ mod tests {
     }
 
     #[test]
+    fn an_undo_plan_matches_the_schema_and_its_markdown_says_it_loudly() {
+        let state = after_run();
+        let undo = plan_undo(&run(&state), &state, &options(false)).expect("plans");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/plans/plan.schema.json");
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON");
+        let validator = jsonschema::draft202012::new(&schema).expect("a schema");
+        let document: Value = serde_json::from_str(&undo.plan.to_json()).expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&document)
+            .map(|e| format!("{e} at `{}`", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let markdown =
+            crate::render::markdown::render_markdown_to_string(&undo.plan, Some("plans/undo.json"));
+        assert!(markdown.contains("[!CAUTION]"), "{markdown}");
+        insta::assert_snapshot!(markdown);
+    }
+
+    #[test]
     fn another_org_is_refused() {
         let state = after_run();
         let mut opts = options(false);

@@ -88,8 +88,8 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
             writeln!(
                 stdout,
                 "\nProvisioning check of the simulated org: {failing_before} group(s) failed \
-                 with \"Target OU is not an import OU\" before, {failing_after} now (the rest \
-                 wait for the manual steps)."
+                 with \"Target OU is not an import OU\" before, {failing_after} now{}.",
+                what_remains(&plan, failing_after)
             )?;
             next_steps(&mut stdout)?;
             return Ok(outcome);
@@ -104,6 +104,24 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
         next_steps(&mut stdout)?;
     }
     Ok(Outcome::Success)
+}
+
+/// Why groups still fail after the demo applied `plan`: its pending manual steps, the
+/// findings it does not fix, or both (never a reason the plan does not have).
+fn what_remains(plan: &crate::plan::Plan, failing_after: usize) -> &'static str {
+    if failing_after == 0 {
+        return "";
+    }
+    let manual = plan.summary.manual > 0;
+    let unfixed = !crate::render::unfixed_findings(plan).is_empty();
+    match (manual, unfixed) {
+        (true, true) => {
+            " (the rest wait for the manual steps, and for the findings this plan does not fix)"
+        }
+        (true, false) => " (the rest wait for the manual steps)",
+        (false, true) => " (the rest wait for the findings this plan does not fix)",
+        (false, false) => "",
+    }
 }
 
 fn next_steps(out: &mut dyn Write) -> std::io::Result<()> {

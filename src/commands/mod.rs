@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, GlobalArgs, PlanningArgs, StrategyArg};
+use crate::cli::{Cli, Command, FormatArg, GlobalArgs, PlanningArgs, StrategyArg};
 use crate::config::Config;
 use crate::exit::Outcome;
 use crate::planner::{PlanOptions, RetargetPin, Selector, Strategy};
@@ -107,6 +107,45 @@ pub fn plan_options(
         org_url: None,
         created_at: now_rfc3339(),
     })
+}
+
+/// How a plan is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl PlanFormat {
+    /// `--format`, or `--json` (its short form), or text.
+    #[must_use]
+    pub fn from_args(format: Option<FormatArg>, json: bool) -> Self {
+        match (format, json) {
+            (_, true) | (Some(FormatArg::Json), _) => PlanFormat::Json,
+            (Some(FormatArg::Markdown), _) => PlanFormat::Markdown,
+            (Some(FormatArg::Text) | None, false) => PlanFormat::Text,
+        }
+    }
+}
+
+/// Prints a plan in `format`. `plan_file` is where it is saved, for the Markdown's apply
+/// command.
+pub fn write_plan(
+    out: &mut dyn std::io::Write,
+    plan: &crate::plan::Plan,
+    format: PlanFormat,
+    plan_file: Option<&std::path::Path>,
+    color: bool,
+) -> std::io::Result<()> {
+    match format {
+        PlanFormat::Text => crate::render::render_plan(plan, out, color),
+        PlanFormat::Json => out.write_all(plan.to_json().as_bytes()),
+        PlanFormat::Markdown => {
+            let path = plan_file.map(|p| p.display().to_string());
+            crate::render::markdown::render_markdown(plan, path.as_deref(), out)
+        }
+    }
 }
 
 /// The current time as RFC 3339 UTC, to the second.

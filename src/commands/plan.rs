@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::{make_plan, read_input_file, session, Global};
+use super::{make_plan, read_input_file, session, write_plan, Global, PlanFormat};
 use crate::cli::PlanArgs;
 use crate::exit::Outcome;
 use crate::plan::Plan;
@@ -45,7 +45,8 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     }
     let mut state = state;
     let plan = make_plan(&config, &args.planning, &mut state, org_url)?;
-    emit_plan(global, &plan, args.json, args.out.as_deref())?;
+    let format = PlanFormat::from_args(args.format, args.json);
+    emit_plan(global, &plan, format, args.out.as_deref())?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPresent
     } else {
@@ -53,11 +54,11 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Saves the plan when asked, then prints it as text or JSON on stdout.
+/// Saves the plan when asked, then prints it on stdout in `format`.
 fn emit_plan(
     global: &Global,
     plan: &Plan,
-    json: bool,
+    format: PlanFormat,
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     if let Some(path) = out {
@@ -65,10 +66,8 @@ fn emit_plan(
     }
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
-    if json {
-        stdout.write_all(plan.to_json().as_bytes())?;
-    } else {
-        crate::render::render_plan(plan, &mut stdout, global.color)?;
+    write_plan(&mut stdout, plan, format, out, global.color)?;
+    if format == PlanFormat::Text {
         if let Some(path) = out {
             if !global.quiet {
                 writeln!(

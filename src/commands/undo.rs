@@ -4,8 +4,8 @@
 
 use std::io::Write;
 
-use super::{now_rfc3339, session, Global};
-use crate::cli::{UndoArgs, UndoFormatArg};
+use super::{now_rfc3339, session, write_plan, Global, PlanFormat};
+use crate::cli::UndoArgs;
 use crate::exit::{Hinted, Outcome};
 use crate::undo::{plan_undo, UndoError, UndoOptions};
 
@@ -66,23 +66,17 @@ pub fn run(global: &Global, args: &UndoArgs) -> anyhow::Result<Outcome> {
         crate::files::write_atomically(path, plan.to_json().as_bytes(), false)?;
     }
     let mut stdout = std::io::stdout().lock();
-    match args.format {
-        UndoFormatArg::Json => stdout.write_all(plan.to_json().as_bytes())?,
-        UndoFormatArg::Text => {
-            crate::render::render_plan(plan, &mut stdout, global.color)?;
-            if let Some(path) = &args.out {
-                if !global.quiet {
-                    writeln!(
-                        stdout,
-                        "\nSaved the undo plan to `{}`. Review it with `ouguard show {0}`; apply \
-                         exactly it with `ouguard apply {0}` (from this folder: it names the run \
-                         record `{}`, which apply reads again).",
-                        path.display(),
-                        recorded.record
-                    )?;
-                }
-            }
-        }
+    let format = PlanFormat::from_args(args.format, args.json);
+    write_plan(&mut stdout, plan, format, args.out.as_deref(), global.color)?;
+    if let (PlanFormat::Text, Some(path), false) = (format, &args.out, global.quiet) {
+        writeln!(
+            stdout,
+            "\nSaved the undo plan to `{}`. Review it with `ouguard show {0}`; apply exactly it \
+             with `ouguard apply {0}` (from this folder: it names the run record `{}`, which \
+             apply reads again).",
+            path.display(),
+            recorded.record
+        )?;
     }
     Ok(Outcome::Success)
 }

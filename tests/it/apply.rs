@@ -14,7 +14,7 @@ use ouguard::sim::{
 };
 use serde_json::{json, Value};
 
-use crate::support::{ouguard, ouguard_std, write};
+use crate::support::{check_plans_made_by, ouguard, ouguard_std, write};
 
 const CORP: &str = "corp.example.com";
 const EMEA: &str = "emea.example.com";
@@ -121,10 +121,13 @@ impl Org {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command_for(&self.sim)
+        let output = self
+            .command_for(&self.sim)
             .args(args)
             .output()
-            .expect("ouguard runs")
+            .expect("ouguard runs");
+        check_plans_made_by(self.path(), args, &output.stdout);
+        output
     }
 
     /// Where the request log stands now.
@@ -1197,6 +1200,52 @@ mod terminal {
         org.assert_no_write_since(0);
         assert_eq!(org.sim.state(), seed::demo());
         assert!(org.run_records().is_empty());
+    }
+
+    /// `ouguard demo ARGS` in a pseudo-terminal, answering `yes`: what it says at the end.
+    fn demo_applied(args: &[&str]) -> (String, i32) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut command = ouguard_std(dir.path());
+        command.env("TERM", "xterm").arg("demo").args(args);
+        let mut session =
+            rexpect::session::spawn_command(command, Some(15_000)).expect("spawns in a pty");
+        session
+            .exp_string("Apply this plan to the simulated org?")
+            .expect("offers to apply");
+        session.send_line("yes").expect("types");
+        session
+            .exp_string("Provisioning check of the simulated org")
+            .expect("checks provisioning");
+        finish(session)
+    }
+
+    #[test]
+    fn demo_says_what_the_remaining_failures_wait_for() {
+        // API changes only: what is left waits for the findings the plan does not fix.
+        let (rest, code) = demo_applied(&[
+            "--strategy",
+            "retarget",
+            "--retarget",
+            "Marketing=OU=Marketing,OU=Staff,DC=corp,DC=example,DC=com",
+        ]);
+        assert_eq!(code, 0, "{rest:?}");
+        let rest = rest.replace("\r\n", " ").replace('\n', " ");
+        assert!(!rest.contains("manual step"), "{rest}");
+        assert!(
+            rest.contains("(the rest wait for the findings this plan does not fix)"),
+            "{rest}"
+        );
+
+        // With a manual step, both.
+        let (rest, code) = demo_applied(&["--strategy", "add-ou"]);
+        assert_eq!(code, 2, "the manual step is pending: {rest:?}");
+        let rest = rest.replace("\r\n", " ").replace('\n', " ");
+        assert!(
+            rest.contains(
+                "(the rest wait for the manual steps, and for the findings this plan does not fix)"
+            ),
+            "{rest}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ouguard::sim::{
 use ouguard::state::OrgState;
 use serde_json::Value;
 
-use crate::support::{error_lines, ouguard, write};
+use crate::support::{check_plans_made_by, error_lines, ouguard, write};
 
 /// No run of the binary may take longer than this.
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,6 +75,7 @@ impl Live {
             args.join(" ")
         );
         assert_no_panic(&output);
+        check_plans_made_by(self.path(), args, &output.stdout);
         output
     }
 

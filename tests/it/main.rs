@@ -4,6 +4,7 @@ mod apply;
 mod cli;
 mod live;
 mod oauth;
+mod review;
 mod sim;
 mod sim_contract;
 mod support;

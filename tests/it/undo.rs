@@ -226,6 +226,7 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
     );
     assert!(org.writes_since(mark).is_empty(), "undo writes nothing");
     let undo = org.read_plan("plans/undo.json");
+    crate::support::assert_plan_matches_schema(&undo);
     assert_eq!(undo["format_version"], "1.1");
     assert_eq!(undo["undo_of"]["run_record"], json!(record));
     let kinds: Vec<(&str, &str)> = undo["resource_changes"]
@@ -246,10 +247,26 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
             ("mapping_property", "restore")
         ]
     );
-    // `show` renders it offline, loudly too.
+    // `show` renders it offline, loudly too, as text and as Markdown.
     let out = org.run(&["show", "plans/undo.json"]);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("This plan UNDOES the run recorded in"));
+    let out = org.run(&["show", "plans/undo.json", "--format", "markdown"]);
+    assert_code(&out, 0);
+    let markdown = stdout(&out);
+    assert!(markdown.contains("### ouguard undo plan for"), "{markdown}");
+    assert!(
+        markdown.contains("> [!CAUTION]\n> **UNDOING RE\\-CREATES THE MISCONFIGURATION"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| revert (undo) |"), "{markdown}");
+    // The schema knows "1" plans undo nothing.
+    let mut as_v1 = undo.clone();
+    as_v1["format_version"] = json!("1");
+    assert!(!crate::support::plan_schema_errors(&as_v1).is_empty());
+    let mut orphan = undo.clone();
+    orphan.as_object_mut().expect("object").remove("undo_of");
+    assert!(!crate::support::plan_schema_errors(&orphan).is_empty());
 
     let mark = org.mark();
     let out = org.run(&["apply", "plans/undo.json"]);
@@ -317,6 +334,7 @@ fn apply_then_undo_puts_the_org_back_exactly_and_undo_of_undo_restores_the_fix()
         "putting the fix back re-creates nothing: {text}"
     );
     let redo = org.read_plan("plans/redo.json");
+    crate::support::assert_plan_matches_schema(&redo);
     let kinds: Vec<&str> = redo["resource_changes"]
         .as_array()
         .expect("changes")
