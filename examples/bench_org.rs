@@ -13,10 +13,12 @@
 //! Latency 45 ms + uniform 0..=10 ms (50 ms ± 5 ms, fixed jitter seed), concurrency limit 15.
 //!
 //! Scenarios (`--only a,b,…`; default all but `python`):
-//! - `plan`: read the whole org, evaluate, plan (as `ouguard plan`), 600 requests/min.
+//! - `plan`: read the whole org, evaluate, plan (as `ouguard plan`), 600 requests/min, at
+//!   the default `--max-api-share` of 50%.
 //! - `apply`: 1,000 retargets (pinned to a covered import OU) + 20 `dn` deletions:
-//!   `apply::check_preconditions` + `apply::execute`, 600 requests/min.
-//! - `plan-100`, `apply-100`: the same at 100 requests/min.
+//!   `apply::check_preconditions` + `apply::execute`, 600 requests/min, share 50%.
+//! - `plan-share100`, `apply-share100`: the same with `--max-api-share 100`.
+//! - `plan-100`, `apply-100`: 100 requests/min, share 100%.
 //! - `python` (or `--python-sdk`): `examples/python_sdk_reads.py` (Okta's Python SDK, the
 //!   same reads one after another) against the same org, when `python3` can import `okta`.
 //!
@@ -198,6 +200,10 @@ fn apply_plan(org: &OrgState, org_url: &str) -> ouguard::plan::Plan {
 fn child(args: &[String]) {
     let kind = args[0].as_str();
     let url = args[1].clone();
+    let share: u8 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(ouguard::okta::DEFAULT_MAX_API_SHARE);
     let token = std::env::var(TOKEN_ENV).expect("the token in the environment");
     let settings = ConnectionSettings {
         org_url: url.clone(),
@@ -205,8 +211,13 @@ fn child(args: &[String]) {
         credentials: Credentials::ApiToken(Secret::new(token)),
         warnings: Vec::new(),
     };
-    // Configured as the CLI configures it: the defaults, `--concurrency` at its default.
-    let client = OktaClient::new(&settings, ClientOptions::default()).expect("a client");
+    // Configured as the CLI configures it: the defaults, `--concurrency` at its default,
+    // `--max-api-share` as the scenario says.
+    let options = ClientOptions {
+        max_api_share: share,
+        ..ClientOptions::default()
+    };
+    let client = OktaClient::new(&settings, options).expect("a client");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -332,38 +343,59 @@ struct Scenario {
     name: &'static str,
     kind: Kind,
     limit: u32,
+    /// `--max-api-share`, percent.
+    share: u8,
     target: &'static str,
 }
 
-const SCENARIOS: [Scenario; 5] = [
+const SCENARIOS: [Scenario; 7] = [
     Scenario {
         name: "plan",
         kind: Kind::Plan,
         limit: 600,
+        share: 50,
         target: "≤ 1.25× bound, 0 429s",
     },
     Scenario {
         name: "apply",
         kind: Kind::Apply,
         limit: 600,
+        share: 50,
+        target: "≤ 1.3× bound, 0 fail, 0 429s",
+    },
+    Scenario {
+        name: "plan-share100",
+        kind: Kind::Plan,
+        limit: 600,
+        share: 100,
+        target: "≤ 1.25× bound, 0 429s",
+    },
+    Scenario {
+        name: "apply-share100",
+        kind: Kind::Apply,
+        limit: 600,
+        share: 100,
         target: "≤ 1.3× bound, 0 fail, 0 429s",
     },
     Scenario {
         name: "plan-100",
         kind: Kind::Plan,
         limit: 100,
+        share: 100,
         target: "0 fail, waits ≈ windows",
     },
     Scenario {
         name: "apply-100",
         kind: Kind::Apply,
         limit: 100,
+        share: 100,
         target: "0 fail, waits ≈ windows",
     },
     Scenario {
         name: "python",
         kind: Kind::Python,
         limit: 600,
+        share: 100,
         target: "ouguard plan ≥ 5× faster",
     },
 ];
@@ -371,6 +403,7 @@ const SCENARIOS: [Scenario; 5] = [
 struct Row {
     scenario: String,
     limit: u32,
+    share: u8,
     window_s: u64,
     requests: usize,
     throttled: usize,
@@ -474,7 +507,7 @@ fn parent(args: &[String]) {
                     "apply"
                 };
                 let output = Command::new(&exe)
-                    .args(["--child", kind, &sim.url()])
+                    .args(["--child", kind, &sim.url(), &scenario.share.to_string()])
                     .env(TOKEN_ENV, sim.token())
                     .output()
                     .expect("the measured run starts");
@@ -489,10 +522,12 @@ fn parent(args: &[String]) {
                 if scenario.name == "plan" {
                     plan_wall = Some(wall_s);
                 }
+                // The bound of what ouguard may use: its part of each window.
+                let own = own_part(scenario.limit, scenario.share);
                 let (bound_s, forced_pause_s) = if scenario.kind == Kind::Plan {
-                    plan_bound(&org, scenario.limit, window)
+                    plan_bound(&org, own, window)
                 } else {
-                    apply_bound(&org, &sim.url(), scenario.limit, window)
+                    apply_bound(&org, &sim.url(), own, window)
                 };
                 let notes = if scenario.kind == Kind::Plan {
                     format!(
@@ -522,6 +557,7 @@ fn parent(args: &[String]) {
                 Row {
                     scenario: scenario.name.to_string(),
                     limit: scenario.limit,
+                    share: scenario.share,
                     window_s,
                     requests: log.len(),
                     throttled: log.iter().filter(|r| r.status == Some(429)).count(),
@@ -550,6 +586,11 @@ fn parse_figures(line: &str) -> BTreeMap<String, String> {
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// ouguard's part of a window of `limit` at `share` percent (as the client's reserve).
+fn own_part(limit: u32, share: u8) -> u32 {
+    ((u64::from(limit) * u64::from(share) / 100).max(1)) as u32
 }
 
 /// The windows a family with `n` requests at `limit` per window forces to pass.
@@ -636,6 +677,7 @@ fn python_row(scenario: &Scenario, sim: &SimOrg, window_s: u64, plan_wall: Optio
     let skipped = |why: &str| Row {
         scenario: scenario.name.to_string(),
         limit: scenario.limit,
+        share: scenario.share,
         window_s,
         requests: 0,
         throttled: 0,
@@ -682,6 +724,7 @@ fn python_row(scenario: &Scenario, sim: &SimOrg, window_s: u64, plan_wall: Optio
     Row {
         scenario: scenario.name.to_string(),
         limit: scenario.limit,
+        share: scenario.share,
         window_s,
         requests: log.len(),
         throttled: log.iter().filter(|r| r.status == Some(429)).count(),
@@ -703,9 +746,10 @@ fn print_table(rows: &[Row]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<10} {:>9} {:>8} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}  target",
+        "{:<14} {:>9} {:>5} {:>8} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}  target",
         "scenario",
         "limit",
+        "share",
         "requests",
         "429s",
         "wall s",
@@ -719,9 +763,10 @@ fn print_table(rows: &[Row]) {
         let ratio = r.wall_s / r.bound_s;
         let _ = writeln!(
             out,
-            "{:<10} {:>9} {:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>9.1} {:>9.1} {:>9}  {}",
+            "{:<14} {:>9} {:>5} {:>8} {:>6} {:>9.2} {:>9.2} {:>6} {:>9.1} {:>9.1} {:>9}  {}",
             r.scenario,
             format!("{}/{}s", r.limit, r.window_s),
+            format!("{}%", r.share),
             r.requests,
             r.throttled,
             r.wall_s,

@@ -205,6 +205,12 @@ pub fn apply_approved(
     Ok(if interrupted {
         Outcome::Interrupted
     } else if tally.failed > 0 {
+        crate::exit::report_changes_failed(
+            tally.failed,
+            outcomes.len(),
+            &record_path,
+            &mut std::io::stderr().lock(),
+        );
         Outcome::ChangesFailed
     } else if tally.manual_pending > 0 {
         Outcome::ManualStepsPending

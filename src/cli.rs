@@ -55,6 +55,8 @@ pub enum Command {
     Undo(UndoArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Judge every group-assignment change as it happens: an Okta Event Hook receiver.
+    Guard(GuardArgs),
 }
 
 /// How R1 findings are fixed.
@@ -102,6 +104,10 @@ pub struct ConnectionArgs {
     /// Requests in flight at most (stay under the org's concurrent-request limit).
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub concurrency: usize,
+    /// The most of each of the org's rate-limit windows ouguard uses, in percent (the rest
+    /// is left to the org's other integrations); default `[okta] max_api_share`, else 50.
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub max_api_share: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -230,4 +236,62 @@ pub struct UndoArgs {
     /// Refuse the whole undo when any change the run applied has drifted since.
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GuardArgs {
+    #[command(subcommand)]
+    pub action: Option<GuardAction>,
+    #[command(flatten)]
+    pub run: GuardRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardAction {
+    /// Create (or update) the Event Hook in Okta and have Okta verify it.
+    Register(GuardRegisterArgs),
+}
+
+/// Options of the running guard.
+#[derive(Debug, Args)]
+pub struct GuardRunArgs {
+    /// Address to listen on, behind a TLS reverse proxy (loopback unless `--allow-remote`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// Listen on a non-loopback address (still plain HTTP: put TLS in front).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Poll the System Log instead of receiving Event Hooks (no inbound HTTPS needed).
+    #[arg(long)]
+    pub from_logs: bool,
+    /// `--from-logs`: wait this long after an empty page.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub log_interval: String,
+    /// Read the whole org (the `dn` mappings, which Okta cannot hook) this often.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub poll_mappings: String,
+    /// Save a plan for every new fixable finding in DIR (what `plan --target ID --out` makes).
+    #[arg(long, value_name = "DIR")]
+    pub plan_dir: Option<PathBuf>,
+    /// Also POST every alert as `{"text": …}` to URL (a Slack or Teams incoming webhook).
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// The journal and checkpoint folder.
+    #[arg(long, value_name = "DIR", default_value = ".ouguard/guard")]
+    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GuardRegisterArgs {
+    /// The public HTTPS URL of the guard (its reverse proxy), e.g. `https://guard.example.com/okta`.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The Event Hook's name in Okta (an existing hook of that name or URL is updated).
+    #[arg(long, value_name = "NAME", default_value = "ouguard guard")]
+    pub name: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }

@@ -21,6 +21,8 @@ pub struct Config {
     pub directories: Vec<DirectoryConfig>,
     pub retargets: Vec<RetargetPin>,
     pub strategy: Option<Strategy>,
+    /// `[okta] max_api_share`: the percent of each rate-limit window ouguard may use.
+    pub max_api_share: Option<u8>,
 }
 
 /// A `[directory."…"]` table.
@@ -53,6 +55,14 @@ struct RawConfig {
     retarget: Vec<RawRetarget>,
     #[serde(default)]
     plan: Option<RawPlanSection>,
+    #[serde(default)]
+    okta: Option<RawOkta>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOkta {
+    max_api_share: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +141,24 @@ impl Config {
         };
         if let Some(url) = raw.org.and_then(|o| o.url) {
             config.org_url = Some(url.get_ref().clone());
+        }
+        if let Some(share) = raw.okta.and_then(|o| o.max_api_share) {
+            let line = line_of(text, share.span().start);
+            let value = *share.get_ref();
+            config.max_api_share = Some(
+                u8::try_from(value)
+                    .ok()
+                    .filter(|v| (1..=100).contains(v))
+                    .ok_or_else(|| {
+                        error(
+                            Some(line),
+                            format!(
+                                "`max_api_share = {value}` is not a percent from 1 to 100; \
+                                 write e.g. `max_api_share = 50`"
+                            ),
+                        )
+                    })?,
+            );
         }
         for (key, directory) in raw.directory {
             let line = line_of(text, key.span().start);
@@ -275,6 +303,13 @@ pub fn add_import_ous_to_file(
             added,
             diff: String::new(),
         });
+    }
+    // Whatever is written must load: the loader's own rules are the last word.
+    if let Err(refused) = Config::parse(&new, path) {
+        return Err(anyhow::Error::new(refused).context(format!(
+            "the new import OUs would make `{}` a config ouguard refuses; nothing was written",
+            path.display()
+        )));
     }
     crate::files::write_atomically(path, new.as_bytes(), false)?;
     Ok(ImportOusAdded {

@@ -88,19 +88,57 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes `error: …`, its causes and its hint.
+/// The `error:` line of an `apply` whose report lists failed changes (exit 1 always says
+/// why on stderr, even when stdout went to a file).
+pub fn report_changes_failed(
+    failed: usize,
+    total: usize,
+    record: &std::path::Path,
+    out: &mut dyn Write,
+) {
+    let _ = writeln!(
+        out,
+        "error: {failed} of {total} change(s) failed; see the report above (run record `{}`)",
+        record.display()
+    );
+    let _ = writeln!(
+        out,
+        "hint: run `ouguard plan` to see what is left; the report gives each failure's okta error and request id"
+    );
+}
+
+/// The longest line of an error report, in characters: messages quote outside text
+/// already shortened, so only a runaway message (a library's error quoting a whole body)
+/// reaches it.
+const REPORT_LINE_MAX_CHARS: usize = 2_000;
+
+/// Writes `error: …`, its causes and its hint, every line redacted (no secret the process
+/// holds is printed, whatever a server put in its answer) and bounded in length.
 pub fn report_error(error: &anyhow::Error, out: &mut dyn Write) {
+    let clean = |text: &str| {
+        // Redact the whole text (a cut first could leave half a secret) unless it is huge.
+        let redacted = if text.len() <= 1 << 20 {
+            crate::redact::redact(text)
+        } else {
+            crate::redact::redact(&crate::redact::truncate(text, REPORT_LINE_MAX_CHARS * 4))
+        };
+        redacted
+            .lines()
+            .map(|line| crate::redact::truncate(line, REPORT_LINE_MAX_CHARS))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let mut chain = error.chain();
     if let Some(top) = chain.next() {
-        let _ = writeln!(out, "error: {top}");
+        let _ = writeln!(out, "error: {}", clean(&top.to_string()));
     }
     for cause in chain {
         let text = cause.to_string();
         if !text.is_empty() {
-            let _ = writeln!(out, "  caused by: {text}");
+            let _ = writeln!(out, "  caused by: {}", clean(&text));
         }
     }
     if let Some(hint) = hint_of(error) {
-        let _ = writeln!(out, "hint: {hint}");
+        let _ = writeln!(out, "hint: {}", clean(&hint));
     }
 }

@@ -1,5 +1,6 @@
 //! Writing files safely: all or nothing (a temporary file renamed into place), private
-//! (mode 0600) or not. Used for plans, snapshots, the config file and run records.
+//! (mode 0600) or not. Used for plans, snapshots, the config file and run records, so it is
+//! also where a secret that came back inside outside text is redacted (`redact.rs`).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,8 +8,14 @@ use std::path::Path;
 use anyhow::Context;
 
 /// Writes `contents` to `path` atomically, creating missing parent folders. A private file
-/// gets mode 0600; any other gets 0644 (before the umask).
+/// gets mode 0600; any other gets 0644 (before the umask). Any secret the process holds
+/// is replaced by `[redacted]` first (a server may echo one inside a name or a message).
 pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> anyhow::Result<()> {
+    let redacted = std::str::from_utf8(contents)
+        .ok()
+        .filter(|text| crate::redact::holds_secret(text))
+        .map(crate::redact::redact);
+    let contents = redacted.as_ref().map_or(contents, String::as_bytes);
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -33,4 +40,24 @@ pub fn write_atomically(path: &Path, contents: &[u8], private: bool) -> anyhow::
     temp.persist(path)
         .with_context(|| format!("failed to write `{}`", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_registered_secret_never_reaches_a_file() {
+        crate::redact::register("00filesSECRET_token_value_42");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("plan.json");
+        let contents = "{\"group\": \"named 00filesSECRET_token_value_42 by a hostile server\"}";
+        super::write_atomically(&path, contents.as_bytes(), true).expect("written");
+        let written = std::fs::read_to_string(&path).expect("read back");
+        assert_eq!(
+            written,
+            "{\"group\": \"named [redacted] by a hostile server\"}"
+        );
+        // Anything else is written as given.
+        super::write_atomically(&path, b"plain", false).expect("written");
+        assert_eq!(std::fs::read_to_string(&path).expect("read back"), "plain");
+    }
 }

@@ -13,11 +13,13 @@ pub mod exit;
 pub mod files;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod guard;
 pub mod okta;
 pub mod plan;
 pub mod planner;
 pub mod prompt;
 pub mod recheck;
+pub mod redact;
 pub mod render;
 pub mod rules;
 pub mod runrecord;

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use console::Style;
 use serde_json::Value;
-use similar::{ChangeTag, TextDiff};
+use similar::ChangeTag;
 
 use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
 use crate::planner::FINDINGS_LEFT_OUT;
@@ -460,10 +460,8 @@ fn render_update(
     writeln!(out, "      {tilde} {name} = <<-DIFF (one RDN per line)")?;
     let old = one_rdn_per_line(before);
     let new = one_rdn_per_line(after);
-    let diff = TextDiff::from_lines(&old, &new);
-    for change in diff.iter_all_changes() {
-        let line = change.value().trim_end_matches('\n');
-        match change.tag() {
+    for (tag, line) in rdn_diff(&old, &new) {
+        match tag {
             ChangeTag::Delete => writeln!(
                 out,
                 "          {}",
@@ -478,6 +476,51 @@ fn render_update(
         }
     }
     writeln!(out, "        DIFF")
+}
+
+/// The most lines (old and new together) of the differing middle of two values that go
+/// through a real diff; a larger middle is shown as all of its old lines removed, then the
+/// new ones added. A diff of `n` lines costs up to `n²`: a 40,000-RDN OU would take seconds.
+const DIFF_LINES_MAX: usize = 1_000;
+
+/// The lines of a diff of two RDN-per-line texts, in linear time for any length: the lines
+/// both share at the start and at the end are equal without diffing, and only a small
+/// differing middle is diffed line by line.
+fn rdn_diff<'a>(old: &'a str, new: &'a str) -> Vec<(ChangeTag, &'a str)> {
+    let old_lines: Vec<&str> = old.lines().collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let prefix = old_lines
+        .iter()
+        .zip(&new_lines)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let suffix = old_lines[prefix..]
+        .iter()
+        .rev()
+        .zip(new_lines[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let old_middle = &old_lines[prefix..old_lines.len() - suffix];
+    let new_middle = &new_lines[prefix..new_lines.len() - suffix];
+    let mut lines: Vec<(ChangeTag, &str)> = Vec::with_capacity(old_lines.len() + new_lines.len());
+    lines.extend(old_lines[..prefix].iter().map(|l| (ChangeTag::Equal, *l)));
+    if old_middle.len() + new_middle.len() <= DIFF_LINES_MAX {
+        let diff = similar::capture_diff_slices(similar::Algorithm::Myers, old_middle, new_middle);
+        for op in &diff {
+            for change in op.iter_changes(old_middle, new_middle) {
+                lines.push((change.tag(), change.value()));
+            }
+        }
+    } else {
+        lines.extend(old_middle.iter().map(|l| (ChangeTag::Delete, *l)));
+        lines.extend(new_middle.iter().map(|l| (ChangeTag::Insert, *l)));
+    }
+    lines.extend(
+        old_lines[old_lines.len() - suffix..]
+            .iter()
+            .map(|l| (ChangeTag::Equal, *l)),
+    );
+    lines
 }
 
 /// Splits a DN into one RDN per line at unescaped commas, for diffs of long values.
@@ -623,6 +666,34 @@ mod tests {
             true,
         );
         insta::assert_snapshot!(render(&state, Strategy::AddOu, &[("Web", STAFF)], false));
+    }
+
+    #[test]
+    fn a_diff_of_any_length_keeps_its_shared_start_and_end() {
+        let many = format!("{}DC=corp,DC=example,DC=com", "OU=x,".repeat(40_000));
+        let old = one_rdn_per_line(&many);
+        let new = one_rdn_per_line("OU=Staff,DC=corp,DC=example,DC=com");
+        let lines = rdn_diff(&old, &new);
+        let count = |tag| lines.iter().filter(|(t, _)| *t == tag).count();
+        assert_eq!(count(ChangeTag::Delete), 40_000);
+        assert_eq!(count(ChangeTag::Insert), 1);
+        assert_eq!(count(ChangeTag::Equal), 3);
+        assert_eq!(lines.last(), Some(&(ChangeTag::Equal, "DC=com")));
+        // A small middle still gets a real diff: the shared RDN stays equal.
+        let old = one_rdn_per_line("OU=a,OU=b,OU=c,DC=x");
+        let new = one_rdn_per_line("OU=z,OU=b,OU=y,DC=x");
+        let tags: Vec<ChangeTag> = rdn_diff(&old, &new).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            tags,
+            [
+                ChangeTag::Delete,
+                ChangeTag::Insert,
+                ChangeTag::Equal,
+                ChangeTag::Delete,
+                ChangeTag::Insert,
+                ChangeTag::Equal
+            ]
+        );
     }
 
     #[test]

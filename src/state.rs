@@ -207,17 +207,67 @@ pub enum SnapshotError {
     UnknownVersion(String),
     #[error("it lists the directory with app id `{0}` twice: each AD app appears once")]
     DuplicateDirectory(String),
+    #[error("it is not a snapshot: {0}")]
+    NotASnapshot(String),
+}
+
+/// A snapshot document as written: unlike [`OrgState`]'s own (lenient) form, used for the
+/// simulator's seeds, every key `export` writes must be there, so `{}` or a stray JSON file
+/// is not planned as an empty, clean org.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotDocument {
+    format_version: Option<String>,
+    /// `None`: the key is missing; `Some(None)`: `null` (a snapshot of a seed without url).
+    #[serde(default, deserialize_with = "present")]
+    org_url: Option<Option<String>>,
+    #[serde(default)]
+    user_types: Vec<UserType>,
+    directories: Option<Vec<Directory>>,
+}
+
+/// Marks a key as present, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 impl OrgState {
     /// Reads a snapshot document (`ouguard export`), refusing unknown versions.
+    ///
+    /// # Errors
+    /// Not JSON, not a JSON object, a missing `format_version`, `org_url` or `directories`
+    /// (the directory list, `apps` in Okta's words), an unknown version, or a repeated
+    /// directory.
     pub fn from_json(text: &str) -> Result<OrgState, SnapshotError> {
-        let state: OrgState =
+        if !text.trim_start().starts_with('{') {
+            return Err(SnapshotError::NotASnapshot(
+                "a snapshot is a JSON object written by `ouguard export`".to_string(),
+            ));
+        }
+        let document: SnapshotDocument =
             serde_json::from_str(text).map_err(|error| SnapshotError::Invalid {
                 line: error.line(),
                 column: error.column(),
                 detail: crate::text::truncate_for_message(&error.to_string()),
             })?;
+        let missing = |key: &str| {
+            SnapshotError::NotASnapshot(format!(
+                "it has no `{key}`; make one with `ouguard export --out FILE`"
+            ))
+        };
+        let format_version = document
+            .format_version
+            .ok_or_else(|| missing("format_version"))?;
+        let org_url = document.org_url.ok_or_else(|| missing("org_url"))?;
+        let directories = document.directories.ok_or_else(|| missing("directories"))?;
+        let state = OrgState {
+            format_version,
+            org_url,
+            user_types: document.user_types,
+            directories,
+        };
         if state.format_version != SNAPSHOT_FORMAT_VERSION {
             return Err(SnapshotError::UnknownVersion(state.format_version));
         }
@@ -260,5 +310,37 @@ mod tests {
             SnapshotError::DuplicateDirectory(state.directories[0].app_id.clone())
         );
         assert!(error.to_string().contains("twice"), "{error}");
+    }
+
+    #[test]
+    fn only_a_whole_snapshot_is_a_snapshot() {
+        let whole =
+            crate::fixtures::org(vec![crate::fixtures::directory("corp.example.com", None)])
+                .to_json();
+        assert!(OrgState::from_json(&whole).is_ok());
+        let cases = [
+            ("{}", "no `format_version`"),
+            ("[]", "a JSON object"),
+            ("  [\"1\", null, [], []]", "a JSON object"),
+            (
+                "{\"format_version\": \"1\", \"directories\": []}",
+                "no `org_url`",
+            ),
+            (
+                "{\"format_version\": \"1\", \"org_url\": null}",
+                "no `directories`",
+            ),
+            (
+                "{\"org_url\": \"https://a.okta.com\", \"directories\": []}",
+                "no `format_version`",
+            ),
+        ];
+        for (text, want) in cases {
+            let error = OrgState::from_json(text).expect_err(text);
+            assert!(error.to_string().contains(want), "{text}: {error}");
+        }
+        // A seed of the simulator without a url still reads (its `org_url` is `null`).
+        let seed = crate::sim::seed::demo().to_json();
+        assert!(OrgState::from_json(&seed).is_ok());
     }
 }

@@ -22,7 +22,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let session = session::connect(
         global,
         &settings,
-        args.connection.concurrency,
+        session::Tuning::new(&args.connection, &config),
         crate::okta::ScopeSet::Apply,
     )?;
     let org_url = session.client.org_url().to_string();

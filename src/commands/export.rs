@@ -14,7 +14,7 @@ pub fn run(global: &Global, args: &ExportArgs) -> anyhow::Result<Outcome> {
     let session = session::connect(
         global,
         &settings,
-        args.connection.concurrency,
+        session::Tuning::new(&args.connection, &config),
         crate::okta::ScopeSet::Read,
     )?;
     let mut state = session.read_state(global)?;

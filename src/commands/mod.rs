@@ -4,6 +4,7 @@
 mod apply;
 mod demo;
 mod export;
+mod guard;
 mod import_ous;
 mod plan;
 pub mod session;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sim(args) => sim::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
         Command::Undo(args) => undo::run(&global, &args),
+        Command::Guard(args) => guard::run(&global, args),
     }
 }
 

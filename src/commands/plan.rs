@@ -29,7 +29,7 @@ pub fn run(global: &Global, args: PlanArgs) -> anyhow::Result<Outcome> {
         let session = session::connect(
             global,
             &settings,
-            args.connection.concurrency,
+            session::Tuning::new(&args.connection, &config),
             crate::okta::ScopeSet::Read,
         )?;
         let state = session.read_state(global)?;

@@ -14,7 +14,8 @@ use crate::cli::ConnectionArgs;
 use crate::config::Config;
 use crate::okta::{
     read_org_state, resolve_connection_settings, ClientOptions, ConnectionFlags,
-    ConnectionSettings, OktaClient, Progress, ScopeSet, Secret,
+    ConnectionSettings, OktaClient, Progress, ScopeSet, Secret, WaitNotice, WaitReporter,
+    DEFAULT_MAX_API_SHARE,
 };
 use crate::state::OrgState;
 
@@ -43,8 +44,9 @@ pub fn init_logging(verbose: u8) {
         _ => tracing::Level::TRACE,
     };
     let filter = tracing_subscriber::filter::Targets::new().with_target("ouguard", level);
+    // Through the redaction layer: a log line quoting a server's words never shows a secret.
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::RedactingWriter::new(std::io::stderr()))
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = tracing_subscriber::registry()
@@ -71,12 +73,76 @@ pub fn settings(
     Ok(settings)
 }
 
+/// How hard a command may use the org: requests in flight (`--concurrency`) and its share of
+/// each rate-limit window (`--max-api-share`, else `[okta] max_api_share`, else 50%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub concurrency: usize,
+    pub max_api_share: u8,
+}
+
+impl Tuning {
+    /// The flags, then the config file, then the defaults.
+    #[must_use]
+    pub fn new(connection: &ConnectionArgs, config: &Config) -> Self {
+        Tuning {
+            concurrency: connection.concurrency,
+            max_api_share: connection
+                .max_api_share
+                .or(config.max_api_share)
+                .unwrap_or(DEFAULT_MAX_API_SHARE),
+        }
+    }
+}
+
+impl From<usize> for Tuning {
+    fn from(concurrency: usize) -> Self {
+        Tuning {
+            concurrency,
+            max_api_share: DEFAULT_MAX_API_SHARE,
+        }
+    }
+}
+
+/// `OKTA_CLIENT_REQUESTTIMEOUT` (seconds, as Okta's SDKs name it): how long one request may
+/// go without an answer; 30 s by default.
+fn request_timeout_from_env() -> anyhow::Result<Option<Duration>> {
+    let Ok(text) = std::env::var("OKTA_CLIENT_REQUESTTIMEOUT") else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) if (1..=3600).contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(crate::exit::Hinted::new(
+            format!(
+                "`OKTA_CLIENT_REQUESTTIMEOUT` is `{}`, not a number of seconds from 1 to 3600",
+                crate::redact::truncate(&text, 40)
+            ),
+            "set it to the seconds one request may wait for an answer, e.g. `30`, or unset it",
+        )),
+    }
+}
+
+/// The progress bar on screen, if any: wait notices are shown on it.
+static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Announces a wait on stderr (above the progress bar, and on it, when there is one).
+fn announce_wait(notice: &WaitNotice) {
+    let bar = ACTIVE_BAR.lock().map(|bar| bar.clone()).unwrap_or_default();
+    match bar {
+        Some(bar) => {
+            bar.set_message(crate::redact::truncate(&notice.message, 80));
+            bar.suspend(|| eprintln!("{notice}"));
+        }
+        None => eprintln!("{notice}"),
+    }
+}
+
 /// Connects: a runtime and a client, warnings printed. `scopes`: what the command does
 /// (a service app asks for the `.manage` scopes only to apply).
 pub fn connect(
     global: &Global,
     settings: &ConnectionSettings,
-    concurrency: usize,
+    tuning: impl Into<Tuning>,
     scopes: ScopeSet,
 ) -> anyhow::Result<Session> {
     init_logging(global.verbose);
@@ -85,10 +151,19 @@ pub fn connect(
             eprintln!("warning: {warning}");
         }
     }
+    let tuning = tuning.into();
+    let defaults = ClientOptions::default();
     let options = ClientOptions {
-        max_concurrency: concurrency.max(1),
+        max_concurrency: tuning.concurrency.max(1),
+        max_api_share: tuning.max_api_share,
+        request_timeout: request_timeout_from_env()?.unwrap_or(defaults.request_timeout),
+        on_wait: if global.quiet {
+            WaitReporter::default()
+        } else {
+            WaitReporter::new(announce_wait)
+        },
         scopes,
-        ..ClientOptions::default()
+        ..defaults
     };
     let client = OktaClient::new(settings, options)?;
     let runtime = runtime()?;
@@ -142,6 +217,9 @@ impl BarProgress {
                 bar.finish_and_clear();
             }
         }
+        if let Ok(mut active) = ACTIVE_BAR.lock() {
+            *active = None;
+        }
     }
 }
 
@@ -166,6 +244,9 @@ impl Progress for BarProgress {
                 ProgressStyle::with_template("reading directories {bar:30} {pos}/{len} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
+            if let Ok(mut active) = ACTIVE_BAR.lock() {
+                *active = Some(bar.clone());
+            }
             bar
         });
         bar.set_position((index + 1) as u64);

@@ -47,7 +47,9 @@ impl DpopKey {
         if let Some(token) = access_token {
             claims["ath"] = Value::from(ath(token));
         }
-        self.key.sign_jwt(header, &claims)
+        let proof = self.key.sign_jwt(header, &claims);
+        crate::redact::register_ephemeral(&proof);
+        proof
     }
 }
 

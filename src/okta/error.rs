@@ -109,6 +109,45 @@ pub enum OktaError {
         request_id: Option<String>,
     },
 
+    /// A response body larger than the client reads (counted after decompression).
+    #[error("the answer to `{method} {}` is larger than {} MiB; refused", path_of(url), limit_bytes >> 20)]
+    TooLarge {
+        method: String,
+        url: String,
+        limit_bytes: usize,
+    },
+
+    /// A list that keeps linking to a next page without getting anywhere.
+    #[error(
+        "the list `GET {}` goes on without end: {reason} (after {pages} pages); refused",
+        path_of(url)
+    )]
+    EndlessList {
+        url: String,
+        pages: usize,
+        reason: String,
+    },
+
+    /// A rate-limit window that resets further ahead than ouguard waits.
+    #[error("the rate-limit window of `{family}` resets in {wait_seconds} s (at {resets_at}), more than {max_seconds} s ahead; not waiting for `{method} {}`", path_of(url))]
+    ResetTooFar {
+        method: String,
+        url: String,
+        family: String,
+        wait_seconds: u64,
+        resets_at: String,
+        max_seconds: u64,
+    },
+
+    /// One request waited too long in all for rate-limit windows.
+    #[error("`{method} {}` would wait {waited_seconds} s in all for the rate-limit windows of `{family}`; giving up", path_of(url))]
+    WaitedTooLong {
+        method: String,
+        url: String,
+        family: String,
+        waited_seconds: u64,
+    },
+
     /// A plain-http org URL that is not loopback.
     #[error("refusing the insecure org url `{url}`: only `https://` is allowed (or `http://` on loopback)")]
     InsecureUrl { url: String },
@@ -158,7 +197,12 @@ impl OktaError {
     /// `true` for a 429, or when the 429 resends ran out.
     #[must_use]
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self, OktaError::RateLimitExhausted { .. }) || self.status() == Some(429)
+        matches!(
+            self,
+            OktaError::RateLimitExhausted { .. }
+                | OktaError::ResetTooFar { .. }
+                | OktaError::WaitedTooLong { .. }
+        ) || self.status() == Some(429)
     }
 
     /// The `X-Okta-Request-Id` of the response that failed, when there was one.
@@ -187,6 +231,21 @@ impl OktaError {
             }
             OktaError::RateLimitExhausted { .. } => Some(
                 "the org's rate limit is used up (other integrations may share it): wait a minute and retry later"
+                    .to_string(),
+            ),
+            OktaError::TooLarge { .. } => Some(
+                "a page of okta's api is a few hundred KB: something between here and okta (a proxy or gateway, `HTTPS_PROXY`) may be answering instead of okta"
+                    .to_string(),
+            ),
+            OktaError::EndlessList { .. } => Some(
+                "okta (or a proxy in between) keeps sending `next` links; retry later, and if it persists report it to okta support"
+                    .to_string(),
+            ),
+            OktaError::ResetTooFar { resets_at, .. } => Some(format!(
+                "okta's windows are a minute long; a proxy or gateway may be rewriting `X-Rate-Limit-Reset`, or the org's limit is spent: retry after {resets_at}"
+            )),
+            OktaError::WaitedTooLong { .. } => Some(
+                "the org's rate limit is spent by other integrations sharing it: retry later, or raise ouguard's part with `--max-api-share PERCENT`"
                     .to_string(),
             ),
             OktaError::InsecureUrl { .. } => {
@@ -303,6 +362,16 @@ fn api_hint(api: &ApiError) -> Option<String> {
 
 /// The OAuth scope an endpoint needs (also tells an API-token admin what is being done).
 pub(crate) fn required_scope(path: &str, write: bool) -> &'static str {
+    if path.starts_with("/api/v1/eventHooks") {
+        return if write {
+            "okta.eventHooks.manage"
+        } else {
+            "okta.eventHooks.read"
+        };
+    }
+    if path.starts_with("/api/v1/logs") {
+        return "okta.logs.read";
+    }
     match (
         path.starts_with("/api/v1/mappings"),
         path.starts_with("/api/v1/meta/types/user"),

@@ -110,6 +110,7 @@ pub(crate) fn load_private_key(configured: &Secret) -> Result<SigningKey, OktaEr
             "set OKTA_CLIENT_PRIVATEKEY to the PEM text of the service app's private key or to the path of a PEM file",
         )
     })?;
+    crate::redact::register(&pem);
     parse_pem(&pem, &format!("`{}`", path.display()))
 }
 

@@ -5,6 +5,8 @@
 mod client;
 mod dpop;
 mod error;
+mod event_hooks;
+mod events;
 mod keys;
 mod oauth;
 mod ratelimit;
@@ -16,10 +18,16 @@ mod test_server;
 mod wire;
 mod writes;
 
-pub use client::{ClientOptions, ClientStats, OktaClient};
+pub use client::{
+    ClientOptions, ClientStats, OktaClient, WaitNotice, WaitReporter, DEFAULT_MAX_API_SHARE,
+    MAX_PAGES, MAX_RESPONSE_BYTES,
+};
 pub use error::{ApiError, OktaError, TokenRefusal};
+pub use event_hooks::{EventHook, EventHookLifecycle, EventHookSpec};
+pub use events::{parse_event_hook_delivery, Delivery, DeliveryError, LogPage};
 pub use oauth::ScopeSet;
 pub use reader::{read_org_state, NoProgress, Progress, ReadOutcome};
+pub(crate) use settings::is_loopback;
 pub use settings::{
     normalize_org_url, resolve_connection_settings, ConnectionFlags, ConnectionSettings,
     Credentials, Secret, SettingSource,

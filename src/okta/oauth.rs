@@ -18,6 +18,9 @@ use super::keys::{random_jti, SigningKey};
 use super::ratelimit::{self, RateHeaders};
 use super::settings::Secret;
 
+/// The most of a token answer read: an access token answer is a few KB.
+const TOKEN_BODY_BYTES: usize = 256 << 10;
+
 /// `client_assertion_type` of `private_key_jwt`.
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Lifetime of a client assertion (Okta allows at most an hour).
@@ -36,6 +39,12 @@ pub enum ScopeSet {
     Read,
     /// `apply`: the read scopes plus `okta.apps.manage` and `okta.profileMappings.manage`.
     Apply,
+    /// `guard`: the read scopes (it judges and plans, never writes).
+    Guard,
+    /// `guard --from-logs`: the read scopes plus `okta.logs.read`.
+    GuardFromLogs,
+    /// `guard register`: `okta.eventHooks.manage` only.
+    EventHooks,
 }
 
 impl ScopeSet {
@@ -47,8 +56,11 @@ impl ScopeSet {
             "okta.profileMappings.read",
             "okta.userTypes.read",
         ];
-        if self == ScopeSet::Apply {
-            scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]);
+        match self {
+            ScopeSet::Apply => scopes.extend(["okta.apps.manage", "okta.profileMappings.manage"]),
+            ScopeSet::GuardFromLogs => scopes.push("okta.logs.read"),
+            ScopeSet::EventHooks => scopes = vec!["okta.eventHooks.manage"],
+            ScopeSet::Read | ScopeSet::Guard => {}
         }
         scopes.into_iter().map(str::to_string).collect()
     }
@@ -89,7 +101,9 @@ pub(crate) fn client_assertion(
         "exp": now + ASSERTION_LIFETIME_SECONDS,
         "jti": jti,
     });
-    key.sign_jwt(header, &claims)
+    let assertion = key.sign_jwt(header, &claims);
+    crate::redact::register_ephemeral(&assertion);
+    assertion
 }
 
 /// When to fetch a new token: a minute before it expires (half its life if it is short).
@@ -292,7 +306,8 @@ impl OAuthSession {
                 let response = request.send().await?;
                 let status = response.status();
                 let headers = response.headers().clone();
-                let body = response.bytes().await?;
+                // A token answer is a few KB; a larger one is cut (and then fails to parse).
+                let body = super::client::read_start(response, TOKEN_BODY_BYTES).await?;
                 Ok::<_, reqwest::Error>((status, headers, body))
             }
             .await;
@@ -506,7 +521,7 @@ pub(crate) fn challenge_param(challenge: &str, name: &str) -> Option<String> {
 }
 
 fn shorten(text: &str) -> String {
-    crate::text::truncate_for_message(text)
+    crate::redact::outside(text)
 }
 
 #[cfg(test)]

@@ -10,9 +10,16 @@
 //! the GETs and the PUTs each spend the whole remaining budget, and meet 429s.
 //!
 //! Pacing is exact: requests go out freely while the last known `Remaining` covers the
-//! requests in flight; only when the window is spent does the family wait, until the
-//! reported reset plus the padding, measured with the local clock's sub-second precision
-//! when it agrees with the response's `Date`.
+//! requests in flight and the reserve left to the org's other clients; only when ouguard's
+//! share of the window is spent does the family wait, until the reported reset plus the
+//! padding, measured with the local clock's sub-second precision when it agrees with the
+//! response's `Date`.
+//!
+//! The share (`--max-api-share`, as the Terraform provider's `max_api_capacity`): Okta's
+//! limits are per org, shared with every other integration, so at a share of `s`% ouguard
+//! keeps `Remaining` above `Limit − ⌊Limit·s/100⌋` (at least one request per window is
+//! its own), i.e. it never spends more than `s`% of a window, and less when others spend
+//! theirs first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -103,15 +110,23 @@ pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     Duration::from_millis(rand::thread_rng().gen_range(0..=cap_ms))
 }
 
+/// The longest a window's reset is believed ahead; anything further is treated as this
+/// (and refused by the client, whose bound is far lower).
+const FURTHEST_RESET: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Debug, Default)]
 struct FamilyState {
     in_flight: u64,
     window: Option<Window>,
+    /// The reset (epoch seconds) of the last wait announced for this family.
+    announced_reset: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
     remaining: u64,
+    /// `X-Rate-Limit-Limit` of the window, when sent.
+    limit: Option<u64>,
     reset_epoch: u64,
     /// Local instant at which the window is taken to have reset (padding included).
     reset_at: Instant,
@@ -122,36 +137,71 @@ struct Window {
 pub(crate) struct RateLimiter {
     families: Arc<Mutex<HashMap<String, FamilyState>>>,
     padding: Duration,
-    max_wait: Duration,
+    /// ouguard's share of each window, in percent (1..=100).
+    share_percent: u8,
 }
 
 /// Decision of [`RateLimiter::try_start`].
 pub(crate) enum Admission {
     Go(InFlight),
-    Wait(Duration),
+    Wait(Paced),
+}
+
+/// A wait for a family's window to reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Paced {
+    pub wait: Duration,
+    /// The reset the server reported (epoch seconds; 0 when unknown).
+    pub reset_epoch: u64,
+    /// The first wait for this reset of this family: the one to announce.
+    pub first: bool,
+}
+
+/// The requests per window ouguard leaves to the org's other clients, of a window of
+/// `limit`, at a share of `share_percent`.
+pub(crate) fn reserve(limit: u64, share_percent: u8) -> u64 {
+    let own = (u128::from(limit) * u128::from(share_percent.clamp(1, 100)) / 100).max(1);
+    limit.saturating_sub(u64::try_from(own).unwrap_or(u64::MAX))
 }
 
 impl RateLimiter {
-    pub(crate) fn new(padding: Duration, max_wait: Duration) -> Self {
+    /// A limiter using all of each window (share 100%); see [`Self::with_share`].
+    pub(crate) fn new(padding: Duration) -> Self {
         RateLimiter {
             families: Arc::default(),
             padding,
-            max_wait,
+            share_percent: 100,
         }
+    }
+
+    /// The limiter spending at most `share_percent` of each window.
+    pub(crate) fn with_share(mut self, share_percent: u8) -> Self {
+        self.share_percent = share_percent.clamp(1, 100);
+        self
     }
 
     /// Either admits a request (counting it in flight until the guard is dropped or
     /// completed) or says how long to wait: when the last known `Remaining` does not exceed
-    /// the requests already in flight and the window has not reset yet.
+    /// the requests already in flight plus the reserve left to others, and the window has
+    /// not reset yet.
     pub(crate) fn try_start(&self, family: &str) -> Admission {
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         let state = families.entry(family.to_string()).or_default();
         let now = Instant::now();
         if let Some(window) = state.window {
+            let reserve = window
+                .limit
+                .map_or(0, |limit| reserve(limit, self.share_percent));
             if now >= window.reset_at {
                 state.window = None;
-            } else if window.remaining <= state.in_flight {
-                return Admission::Wait(window.reset_at - now);
+            } else if window.remaining <= state.in_flight.saturating_add(reserve) {
+                let first = state.announced_reset != Some(window.reset_epoch);
+                state.announced_reset = Some(window.reset_epoch);
+                return Admission::Wait(Paced {
+                    wait: window.reset_at - now,
+                    reset_epoch: window.reset_epoch,
+                    first,
+                });
             }
         }
         state.in_flight += 1;
@@ -172,7 +222,7 @@ impl RateLimiter {
                     seen.reset_epoch,
                     seen.date_epoch,
                     self.padding,
-                    self.max_wait,
+                    FURTHEST_RESET,
                 );
             let remaining = match state.window {
                 // Responses of one window can arrive out of order: the lowest count is newest.
@@ -183,21 +233,27 @@ impl RateLimiter {
             };
             state.window = Some(Window {
                 remaining,
+                limit: seen.limit.or(state.window.and_then(|w| w.limit)),
                 reset_epoch: seen.reset_epoch,
                 reset_at,
             });
         }
     }
 
-    /// After a 429: nothing more of this family goes out before the reset.
-    pub(crate) fn exhaust(&self, family: &str, wait: Duration, reset_epoch: u64) {
+    /// After a 429: nothing more of this family goes out before the reset. `true` when this
+    /// is the first wait for that reset (the one to announce).
+    pub(crate) fn exhaust(&self, family: &str, wait: Duration, reset_epoch: u64) -> bool {
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         let state = families.entry(family.to_string()).or_default();
         state.window = Some(Window {
             remaining: 0,
+            limit: state.window.and_then(|w| w.limit),
             reset_epoch,
             reset_at: Instant::now() + wait,
         });
+        let first = state.announced_reset != Some(reset_epoch);
+        state.announced_reset = Some(reset_epoch);
+        first
     }
 }
 
@@ -261,7 +317,7 @@ mod tests {
 
     #[test]
     fn a_late_answer_from_an_old_window_is_ignored() {
-        let limiter = RateLimiter::new(Duration::ZERO, Duration::from_secs(60));
+        let limiter = RateLimiter::new(Duration::ZERO);
         let far = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("after 1970")
@@ -330,7 +386,7 @@ mod tests {
     #[test]
     fn paces_when_remaining_does_not_cover_in_flight() {
         // Requests of any method share their path's budget.
-        let limiter = RateLimiter::new(Duration::from_millis(50), Duration::from_secs(60));
+        let limiter = RateLimiter::new(Duration::from_millis(50));
         let Admission::Go(first) = limiter.try_start("/x") else {
             panic!("first request must go")
         };
@@ -348,5 +404,51 @@ mod tests {
         drop(second);
         std::thread::sleep(Duration::from_millis(60));
         assert!(matches!(limiter.try_start("/x"), Admission::Go(_)));
+    }
+
+    #[test]
+    fn the_reserve_leaves_the_rest_of_a_window_to_others() {
+        assert_eq!(reserve(600, 50), 300);
+        assert_eq!(reserve(600, 100), 0);
+        assert_eq!(reserve(100, 33), 67);
+        // At least one request of each window is ouguard's own.
+        assert_eq!(reserve(1, 50), 0);
+        assert_eq!(reserve(3, 1), 2);
+    }
+
+    #[test]
+    fn a_share_stops_at_its_part_of_the_window() {
+        let limiter = RateLimiter::new(Duration::ZERO).with_share(50);
+        let far = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            + 30;
+        let seen = |remaining| RateHeaders {
+            limit: Some(10),
+            remaining,
+            reset_epoch: far,
+            date_epoch: None,
+        };
+        // 6 of 10 left, 5 kept for others: one more may go, then the family waits.
+        let Admission::Go(a) = limiter.try_start("/x") else {
+            panic!("goes")
+        };
+        a.complete(Some(seen(6)));
+        let Admission::Go(b) = limiter.try_start("/x") else {
+            panic!("one more goes")
+        };
+        let Admission::Wait(paced) = limiter.try_start("/x") else {
+            panic!("the share is spent")
+        };
+        assert!(paced.first);
+        assert_eq!(paced.reset_epoch, far);
+        // Announced once per reset.
+        let Admission::Wait(again) = limiter.try_start("/x") else {
+            panic!("still spent")
+        };
+        assert!(!again.first);
+        b.complete(Some(seen(5)));
+        assert!(matches!(limiter.try_start("/x"), Admission::Wait(_)));
     }
 }

@@ -16,8 +16,24 @@ pub struct Secret(String);
 
 impl Secret {
     #[must_use]
+    /// Also registers the value with the redaction layer (`redact.rs`), so it is replaced by
+    /// `[redacted]` wherever it might come back (a server echoing it, a library's error).
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
+    }
+
+    /// A private key setting: PEM text (registered with the redaction layer like any
+    /// secret) or the path of a PEM file (not a secret itself: error messages name the file;
+    /// its contents are registered when read).
+    #[must_use]
+    pub fn private_key(value: impl Into<String>) -> Self {
+        let value = value.into();
+        if value.contains("-----BEGIN") {
+            crate::redact::register(&value);
+        }
+        Secret(value)
     }
 
     /// The secret itself; use only to build the request that needs it.
@@ -210,8 +226,8 @@ pub fn resolve_connection_settings(
         let private_key = flags
             .private_key
             .clone()
-            .or_else(|| env("OKTA_CLIENT_PRIVATEKEY").map(Secret::new))
-            .or(yaml.private_key.clone().map(Secret::new))
+            .or_else(|| env("OKTA_CLIENT_PRIVATEKEY").map(Secret::private_key))
+            .or(yaml.private_key.clone().map(Secret::private_key))
             .ok_or_else(|| {
                 OktaError::config("authorization mode `PrivateKey` needs OKTA_CLIENT_PRIVATEKEY")
             })?;

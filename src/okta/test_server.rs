@@ -110,6 +110,20 @@ struct Script {
     routes: HashMap<String, VecDeque<Canned>>,
     recorded: Vec<Recorded>,
     served: u64,
+    /// Requests received and not yet answered (or dropped), and the most there ever were.
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// Counts a request in flight at the server until dropped (answered, or the connection
+/// went away).
+struct InFlightAtServer(Arc<Mutex<Script>>);
+
+impl Drop for InFlightAtServer {
+    fn drop(&mut self) {
+        let mut script = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        script.in_flight = script.in_flight.saturating_sub(1);
+    }
 }
 
 /// The running server.
@@ -174,6 +188,14 @@ impl ScriptedServer {
             .unwrap_or_else(PoisonError::into_inner)
             .routes
             .insert(format!("{method} {target}"), answers.into());
+    }
+
+    /// The most requests the server ever held unanswered at once.
+    pub(crate) fn peak_in_flight(&self) -> usize {
+        self.script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .peak_in_flight
     }
 
     pub(crate) fn requests(&self) -> Vec<Recorded> {
@@ -260,6 +282,8 @@ async fn serve_connection(
                 at: std::time::Instant::now(),
             });
             script.served += 1;
+            script.in_flight += 1;
+            script.peak_in_flight = script.peak_in_flight.max(script.in_flight);
             let number = script.served;
             let path = target.split('?').next().unwrap_or_default();
             let exact = format!("{method} {target}");
@@ -281,6 +305,7 @@ async fn serve_connection(
                 number,
             )
         };
+        let in_flight = InFlightAtServer(Arc::clone(&script));
         if let Some(delay) = answer.delay {
             tokio::time::sleep(delay).await;
         }
@@ -319,6 +344,7 @@ async fn serve_connection(
         response.push_str("\r\n");
         response.push_str(&answer.body);
         socket.write_all(response.as_bytes()).await?;
+        drop(in_flight);
     }
 }
 

@@ -30,6 +30,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sim/directories/{directory}/import-ous",
             post(tick_import_ou),
         )
+        .route(
+            "/sim/directories/{directory}/assignments",
+            post(super::event_hooks::admin_assign),
+        )
         .route("/sim/requests", get(requests).delete(clear_requests))
         .route("/sim/state", get(get_state).put(put_state))
         .route(
@@ -68,6 +72,7 @@ async fn index() -> Response {
         "about": "ouguard simulated Okta org: admin surface (not part of Okta's API)",
         "routes": {
             "POST /sim/directories/{appIdOrDomain}/import-ous": "{\"ou\": DN}: tick an import OU",
+            "POST /sim/directories/{appIdOrDomain}/assignments": "{\"group\": name or id, \"ou\": DN or null}: assign a group as an admin does (logged, delivered to Event Hooks)",
             "GET /sim/requests": "request log",
             "DELETE /sim/requests": "clear the request log",
             "GET /sim/state": "whole state, as an OrgState seed",

@@ -43,6 +43,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v1/meta/types/user", get(list_user_types))
         .route("/api/v1/logs", get(list_logs))
+        .merge(super::event_hooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -1039,8 +1040,8 @@ async fn list_logs(
         .filter(|e| e.published >= since && e.published <= until)
         .filter(|e| {
             event_type_filter
-                .as_deref()
-                .is_none_or(|t| e.event_type == t)
+                .as_ref()
+                .is_none_or(|types| types.contains(&e.event_type))
         })
         .filter(|e| {
             let haystack = format!(
@@ -1060,18 +1061,28 @@ async fn list_logs(
     if descending {
         events.reverse();
     }
-    let (page, next) = paginate(&events, query.get("after"), limit, |e| e.uuid.as_str())?;
+    let (page, mut next) = paginate(&events, query.get("after"), limit, |e| e.uuid.as_str())?;
+    // A polling query (no `until`, ascending) always has a `next`: where to poll from next.
+    if next.is_none() && query.get("until").is_none() && !descending {
+        next = Some(page.last().map_or_else(
+            || query.get("after").unwrap_or_default().to_string(),
+            |e| e.uuid.clone(),
+        ));
+    }
     let body: Vec<wire::LogEvent> = page.iter().map(|e| wire::LogEvent::from_store(e)).collect();
     Ok(paged(&ctx, &query, body, next.as_deref()))
 }
 
-fn parse_log_filter(raw: &str) -> Result<String, ApiError> {
-    let terms = parse_app_filter_like(raw, "eventType");
+fn parse_log_filter(raw: &str) -> Result<Vec<String>, ApiError> {
+    let terms: Option<Vec<String>> = raw
+        .split(" or ")
+        .map(|term| parse_app_filter_like(term, "eventType"))
+        .collect();
     terms.ok_or_else(|| {
         ApiError::validation(
             "filter",
             vec![format!(
-                "filter: `{raw}` is not supported; use `eventType eq \"…\"`"
+                "filter: `{raw}` is not supported; use `eventType eq \"…\"`, joined by `or`"
             )],
         )
     })

@@ -17,6 +17,8 @@ pub enum Scope {
     ProfileMappingsManage,
     UserTypesRead,
     LogsRead,
+    EventHooksRead,
+    EventHooksManage,
 }
 
 impl Scope {
@@ -30,6 +32,8 @@ impl Scope {
             Scope::ProfileMappingsManage => "okta.profileMappings.manage",
             Scope::UserTypesRead => "okta.userTypes.read",
             Scope::LogsRead => "okta.logs.read",
+            Scope::EventHooksRead => "okta.eventHooks.read",
+            Scope::EventHooksManage => "okta.eventHooks.manage",
         }
     }
 
@@ -43,6 +47,8 @@ impl Scope {
             Scope::ProfileMappingsManage,
             Scope::UserTypesRead,
             Scope::LogsRead,
+            Scope::EventHooksRead,
+            Scope::EventHooksManage,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)
@@ -56,6 +62,7 @@ impl Scope {
                 (self, other),
                 (Scope::AppsManage, Scope::AppsRead)
                     | (Scope::ProfileMappingsManage, Scope::ProfileMappingsRead)
+                    | (Scope::EventHooksManage, Scope::EventHooksRead)
             )
     }
 }

@@ -8,7 +8,8 @@
 //! `wire` (the simulator's own Okta JSON types), `errors` (Okta error bodies), `store`
 //! (state, seeded from an `OrgState`), `auth` (`Principal`/`Scope`), `ratelimit`, `faults`,
 //! `request_log`, `admin` (`/sim/` routes), `provisioning` (ground truth for "Target OU is
-//! not an import OU"), `seed` (demo org), `generator` (large orgs), `serve` (`ouguard sim`).
+//! not an import OU"), `seed` (demo org), `generator` (large orgs), `serve` (`ouguard sim`),
+//! `event_hooks` (the Event Hooks API, verification and deliveries, loopback only).
 //!
 //! ```no_run
 //! # async fn f() -> anyhow::Result<()> {
@@ -22,6 +23,7 @@ mod admin;
 mod api;
 pub mod auth;
 mod errors;
+mod event_hooks;
 pub mod faults;
 pub mod generator;
 mod ids;
@@ -46,6 +48,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+pub use event_hooks::DeliveryAttempt;
 pub use faults::{Fault, FaultKind, RequestMatcher, Trigger};
 pub use generator::{large_org, GeneratorParams};
 pub use oauth::OAuthClient;
@@ -203,6 +206,42 @@ impl SimControl {
         lock(&self.shared.faults).clear();
     }
 
+    /// Assigns `group` (a name or id; an unknown name creates the group) to a directory (app
+    /// id or domain) with target OU `ou`, as an admin does in the console: the change is
+    /// recorded in the System Log and delivered to the Event Hooks. Returns the group id.
+    pub fn console_assign(
+        &self,
+        directory: &str,
+        group: &str,
+        ou: Option<&str>,
+    ) -> Result<String, String> {
+        event_hooks::console_assign(&self.shared, directory, group, ou)
+    }
+
+    /// Every Event Hook delivery attempt so far (the last 10,000).
+    #[must_use]
+    pub fn event_hook_deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.shared.hooks.attempts()
+    }
+
+    /// `(id, name, status, verificationStatus, uri)` of each Event Hook.
+    #[must_use]
+    pub fn event_hooks(&self) -> Vec<(String, String, String, String, String)> {
+        self.shared.hooks.summary()
+    }
+
+    /// Sends every `every`-th Event Hook delivery twice (at least once, like Okta); 0: never.
+    /// Default 3.
+    pub fn set_event_hook_duplicates(&self, every: u32) {
+        self.shared.hooks.set_duplicate_every(every);
+    }
+
+    /// Lets the org call Event Hooks on non-loopback hosts (off by default: tests never call
+    /// outside).
+    pub fn allow_remote_event_hooks(&self, allow: bool) {
+        self.shared.hooks.set_allow_remote(allow);
+    }
+
     /// Turns the "profile mappings unavailable" (401 on `/api/v1/mappings`) behaviour on/off.
     pub fn set_mappings_unavailable(&self, unavailable: bool) {
         self.shared
@@ -276,8 +315,13 @@ impl SimOrg {
             mappings_unavailable: AtomicBool::new(cfg.mappings_unavailable),
             concurrency: cfg.concurrency_limit.map(|n| Arc::new(Semaphore::new(n))),
             local_addr: addr,
+            hooks: event_hooks::Hooks::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(event_hooks::deliver_loop(
+            Arc::clone(&shared),
+            shutdown_rx.clone(),
+        ));
         let task = tokio::spawn(server::accept_loop(
             listener,
             Arc::clone(&shared),

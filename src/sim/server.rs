@@ -61,6 +61,7 @@ pub(crate) struct Shared {
     pub mappings_unavailable: AtomicBool,
     pub concurrency: Option<Arc<Semaphore>>,
     pub local_addr: SocketAddr,
+    pub hooks: super::event_hooks::Hooks,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicked handler must not take the org down).

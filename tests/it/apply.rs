@@ -707,6 +707,17 @@ fn failed_writes_are_reported_with_request_ids_and_a_second_apply_finishes() {
     assert!(emea_line.contains(": applied"), "{emea_line}");
     assert!(text.contains("1 applied"), "{text}");
     assert!(text.contains("2 failed"), "{text}");
+    // Exit 1 says why on stderr too, with the run record.
+    let errors = String::from_utf8_lossy(&out.stderr);
+    let line = errors
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an `error:` line on stderr: {errors}"));
+    assert!(
+        line.starts_with("error: 2 of 3 change(s) failed; see the report above (run record `")
+            && line.contains(".ouguard/runs/"),
+        "{line}"
+    );
     assert_eq!(
         org.ou_of(EMEA, "EMEA Marketing").as_deref(),
         Some(EMEA_DESTINATION)

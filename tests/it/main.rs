@@ -2,6 +2,8 @@
 
 mod apply;
 mod cli;
+mod guard;
+mod hostile;
 mod live;
 mod oauth;
 mod review;

@@ -588,6 +588,129 @@ async fn sim_contract_every_response_matches_oktas_spec() {
     )
     .await;
     call(&sim, "GET", "/api/v1/logs?since=not-a-time", None).await;
+    // A polling System Log query: always a `next`, even on its last page.
+    call(
+        &sim,
+        "GET",
+        "/api/v1/logs?since=2026-01-01T00:00:00Z&sortOrder=ASCENDING&filter=eventType%20eq%20%22group.application_assignment.add%22%20or%20eventType%20eq%20%22group.application_assignment.update%22",
+        None,
+    )
+    .await;
+    // Event Hooks: a loopback receiver that answers the verification challenge.
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_uri = format!("http://{}/okta", receiver.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+            let challenge = headers
+                .get("x-okta-verification-challenge")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            axum::Json(json!({ "verification": challenge }))
+        });
+        let _ = axum::serve(receiver, app).await;
+    });
+    let hook = |uri: &str| {
+        json!({
+            "name": "ouguard guard",
+            "events": {"type": "EVENT_TYPE", "items": ["group.application_assignment.add"]},
+            "channel": {"type": "HTTP", "version": "1.0.0", "config": {
+                "uri": uri,
+                "headers": [{"key": "X-Other", "value": "x"}],
+                "authScheme": {"type": "HEADER", "key": "Authorization", "value": "a-long-shared-secret"}
+            }}
+        })
+    };
+    assert_eq!(
+        call(&sim, "POST", "/api/v1/eventHooks", Some(hook(&hook_uri))).await,
+        200
+    );
+    call(
+        &sim,
+        "POST",
+        "/api/v1/eventHooks",
+        Some(hook("http://guard.example.com/okta")),
+    )
+    .await;
+    let hook_id = sim.event_hooks()[0].0.clone();
+    let hook_path = format!("/api/v1/eventHooks/{hook_id}");
+    call(&sim, "GET", "/api/v1/eventHooks", None).await;
+    call(&sim, "GET", &hook_path, None).await;
+    call(&sim, "GET", "/api/v1/eventHooks/whomissing", None).await;
+    assert_eq!(
+        call(&sim, "POST", &format!("{hook_path}/lifecycle/verify"), None).await,
+        200
+    );
+    assert_eq!(
+        call(&sim, "PUT", &hook_path, Some(hook(&hook_uri))).await,
+        200
+    );
+    call(&sim, "PUT", &hook_path, Some(json!({"name": ""}))).await;
+    call(
+        &sim,
+        "PUT",
+        "/api/v1/eventHooks/whomissing",
+        Some(hook(&hook_uri)),
+    )
+    .await;
+    call(
+        &sim,
+        "POST",
+        "/api/v1/eventHooks/whomissing/lifecycle/verify",
+        None,
+    )
+    .await;
+    call(&sim, "DELETE", &hook_path, None).await;
+    assert_eq!(
+        call(
+            &sim,
+            "POST",
+            &format!("{hook_path}/lifecycle/deactivate"),
+            None
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        call(
+            &sim,
+            "POST",
+            &format!("{hook_path}/lifecycle/activate"),
+            None
+        )
+        .await,
+        200
+    );
+    call(
+        &sim,
+        "POST",
+        "/api/v1/eventHooks/whomissing/lifecycle/activate",
+        None,
+    )
+    .await;
+    call(
+        &sim,
+        "POST",
+        "/api/v1/eventHooks/whomissing/lifecycle/deactivate",
+        None,
+    )
+    .await;
+    // Verification against a receiver that is not there: 400.
+    let unreachable = hook("http://127.0.0.1:9/okta");
+    call(&sim, "PUT", &hook_path, Some(unreachable)).await;
+    assert_eq!(
+        call(&sim, "POST", &format!("{hook_path}/lifecycle/verify"), None).await,
+        400
+    );
+    call(
+        &sim,
+        "POST",
+        &format!("{hook_path}/lifecycle/deactivate"),
+        None,
+    )
+    .await;
+    assert_eq!(call(&sim, "DELETE", &hook_path, None).await, 204);
+    call(&sim, "DELETE", "/api/v1/eventHooks/whomissing", None).await;
     // Errors from the surroundings.
     let unauth = reqwest::get(format!("{}/api/v1/apps", sim.url()))
         .await
@@ -640,6 +763,52 @@ async fn sim_contract_every_response_matches_oktas_spec() {
         ("/api/v1/logs", "GET", 200),
         ("/api/v1/logs", "GET", 400),
         ("/api/v1/nothing", "GET", 404),
+        ("/api/v1/eventHooks", "GET", 200),
+        ("/api/v1/eventHooks", "POST", 200),
+        ("/api/v1/eventHooks", "POST", 400),
+        ("/api/v1/eventHooks/{eventHookId}", "GET", 200),
+        ("/api/v1/eventHooks/{eventHookId}", "GET", 404),
+        ("/api/v1/eventHooks/{eventHookId}", "PUT", 200),
+        ("/api/v1/eventHooks/{eventHookId}", "PUT", 400),
+        ("/api/v1/eventHooks/{eventHookId}", "PUT", 404),
+        ("/api/v1/eventHooks/{eventHookId}", "DELETE", 204),
+        ("/api/v1/eventHooks/{eventHookId}", "DELETE", 400),
+        ("/api/v1/eventHooks/{eventHookId}", "DELETE", 404),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            400,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/verify",
+            "POST",
+            404,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/activate",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/activate",
+            "POST",
+            404,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate",
+            "POST",
+            200,
+        ),
+        (
+            "/api/v1/eventHooks/{eventHookId}/lifecycle/deactivate",
+            "POST",
+            404,
+        ),
     ];
     for (template, method, status) in expect {
         assert!(
