@@ -11,7 +11,10 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::okta::{OktaClient, OktaError, RawAssignment};
-use crate::plan::{ChangeDetails, ChangeKind, Execution, Plan, ResourceChange};
+use crate::plan::{
+    ChangeDetails, ChangeKind, Execution, GroupTargetOuRevert, MappingPropertyRestore, Plan,
+    ResourceChange,
+};
 use crate::runrecord::{ObservedBefore, RunRecorder};
 use crate::state::MappingProperty;
 
@@ -298,8 +301,115 @@ async fn fresh_read(client: &OktaClient, change: &ResourceChange) -> Result<Fres
                 ))),
             }
         }
+        ChangeDetails::GroupTargetOuRevert(revert) => {
+            fresh_read_revert(client, change, revert).await
+        }
+        ChangeDetails::MappingPropertyRestore(restore) => {
+            fresh_read_restore(client, change, restore).await
+        }
         ChangeDetails::ImportOuAdd(_) => Ok(Fresh::Stale(format!(
             "{}: a manual step has no API precondition",
+            change.address
+        ))),
+    }
+}
+
+/// An undo's revert: the group must still be on the OU the run left, unchanged since.
+async fn fresh_read_revert(
+    client: &OktaClient,
+    change: &ResourceChange,
+    revert: &GroupTargetOuRevert,
+) -> Result<Fresh, OktaError> {
+    let group = &revert.group;
+    let fetched = match client
+        .get_group_assignment(&change.directory.app_id, &group.id)
+        .await
+    {
+        Ok(fetched) => fetched,
+        Err(e) if e.is_not_found() => {
+            return Ok(Fresh::Stale(format!(
+                "{}: group `{}` is no longer assigned to `{}`",
+                change.address, group.name, change.directory.domain
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let current = fetched.assignment.organizational_unit.as_deref();
+    let wanted = &revert.precondition;
+    let restored = same_ou(current, revert.after.organizational_unit.as_deref())
+        && fetched.raw.priority == revert.after.priority
+        && profile_equal(&fetched.raw.profile, &revert.after.profile);
+    if restored {
+        return Ok(Fresh::AlreadyApplied {
+            request_id: fetched.request_id,
+        });
+    }
+    if !same_ou(current, wanted.organizational_unit.as_deref()) {
+        return Ok(Fresh::Stale(format!(
+            "{}: the target OU is now {}, the undo expected {} (what the run left)",
+            change.address,
+            describe_ou(current),
+            describe_ou(wanted.organizational_unit.as_deref())
+        )));
+    }
+    if fetched.assignment.last_updated != wanted.last_updated {
+        return Ok(Fresh::Stale(format!(
+            "{}: the assignment was updated at `{}` after the undo was planned (`{}`)",
+            change.address, fetched.assignment.last_updated, wanted.last_updated
+        )));
+    }
+    Ok(Fresh::Ready(Ready::Assignment {
+        raw: fetched.raw,
+        request_id: fetched.request_id,
+    }))
+}
+
+/// Two profiles hold the same values (an unset key and a null one are the same).
+fn profile_equal(a: &serde_json::Map<String, Value>, b: &serde_json::Map<String, Value>) -> bool {
+    let covers = |x: &serde_json::Map<String, Value>, y: &serde_json::Map<String, Value>| {
+        x.iter()
+            .all(|(key, value)| y.get(key).unwrap_or(&Value::Null) == value)
+    };
+    covers(a, b) && covers(b, a)
+}
+
+/// An undo's restore: the property must still be unmapped, as the run left it.
+async fn fresh_read_restore(
+    client: &OktaClient,
+    change: &ResourceChange,
+    restore: &MappingPropertyRestore,
+) -> Result<Fresh, OktaError> {
+    let mapping_id = &restore.mapping_id;
+    let key = &restore.key;
+    let (mapping, request_id) = match client.get_mapping(mapping_id).await {
+        Ok(read) => read,
+        Err(e) if e.is_not_found() => {
+            return Ok(Fresh::Stale(format!(
+                "{}: the mapping `{mapping_id}` no longer exists",
+                change.address
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let current = mapping.properties.get(key.as_str());
+    match current.and_then(|p| p.expression.as_deref()) {
+        None => Ok(Fresh::Ready(Ready::Mapping {
+            request_id,
+            property: current.cloned().unwrap_or(MappingProperty {
+                expression: None,
+                push_status: None,
+            }),
+        })),
+        Some(expression)
+            if expression == restore.expression
+                && current.and_then(|p| p.push_status.as_deref())
+                    == Some(restore.push_status.as_str()) =>
+        {
+            Ok(Fresh::AlreadyApplied { request_id })
+        }
+        Some(expression) => Ok(Fresh::Stale(format!(
+            "{}: `{key}` is now mapped to `{expression}`, the undo expected it unmapped (as the \
+             run left it)",
             change.address
         ))),
     }
@@ -410,7 +520,12 @@ async fn execute_one(
                 .intent(index, change, ObservedBefore::Assignment(&raw))
                 .await
             {
-                Ok(()) => retarget(client, change, &raw, &mut request_ids, &mut left).await,
+                Ok(()) => match &change.details {
+                    ChangeDetails::GroupTargetOuRevert(revert) => {
+                        revert_assignment(client, change, revert, &mut request_ids, &mut left).await
+                    }
+                    _ => retarget(client, change, &raw, &mut request_ids, &mut left).await,
+                },
                 Err(error) => not_recorded(recorder, &error),
             }
         }
@@ -421,6 +536,7 @@ async fn execute_one(
             request_ids.extend(request_id);
             let key = match &change.details {
                 ChangeDetails::MappingPropertyDelete(delete) => delete.key.as_str(),
+                ChangeDetails::MappingPropertyRestore(restore) => restore.key.as_str(),
                 _ => "dn",
             };
             observed_before = Some(serde_json::json!({
@@ -433,9 +549,12 @@ async fn execute_one(
                 property: Some(&property),
             };
             match recorder.intent(index, change, observed).await {
-                Ok(()) => {
-                    delete_mapping_property(client, change, &mut request_ids, &mut left).await
-                }
+                Ok(()) => match &change.details {
+                    ChangeDetails::MappingPropertyRestore(restore) => {
+                        restore_mapping_property(client, restore, &mut request_ids, &mut left).await
+                    }
+                    _ => delete_mapping_property(client, change, &mut request_ids, &mut left).await,
+                },
                 Err(error) => not_recorded(recorder, &error),
             }
         }
@@ -583,6 +702,157 @@ async fn delete_mapping_property(
                         ),
                         hint: None,
                     };
+                }
+            }
+            Err(error) => return failed(write_error.as_ref().unwrap_or(&error)),
+        }
+    }
+    ChangeResult::Failed {
+        error_code: None,
+        error_summary: None,
+        request_id: None,
+        message: "the write did not take effect".to_string(),
+        hint: None,
+    }
+}
+
+/// An undo's revert: `PUT`s the recorded priority and whole profile. A lost answer is
+/// resolved by re-reading; one resend only when the re-read shows the write did not happen.
+async fn revert_assignment(
+    client: &OktaClient,
+    change: &ResourceChange,
+    revert: &GroupTargetOuRevert,
+    request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
+) -> ChangeResult {
+    let app_id = &change.directory.app_id;
+    let group_id = &revert.group.id;
+    let after = revert.after.organizational_unit.as_deref();
+    let before = revert.precondition.organizational_unit.as_deref();
+    for attempt in 0..2 {
+        match client
+            .put_group_assignment_whole(
+                app_id,
+                group_id,
+                revert.after.priority,
+                &revert.after.profile,
+            )
+            .await
+        {
+            Ok(written) => {
+                request_ids.extend(written.request_id);
+                *left = Some(serde_json::json!({
+                    "organizationalUnit": after,
+                    "lastUpdated": written.last_updated,
+                }));
+                return ChangeResult::Applied { note: None };
+            }
+            Err(error) if outcome_unknown(&error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                match client.get_group_assignment(app_id, group_id).await {
+                    Ok(reread) => {
+                        request_ids.extend(reread.request_id.clone());
+                        let now = reread.assignment.organizational_unit;
+                        if same_ou(now.as_deref(), after)
+                            && profile_equal(&reread.raw.profile, &revert.after.profile)
+                        {
+                            *left = Some(serde_json::json!({
+                                "organizationalUnit": now,
+                                "lastUpdated": reread.assignment.last_updated,
+                            }));
+                            return ChangeResult::Applied {
+                                note: Some(format!(
+                                    "the response was lost ({error}); a re-read confirmed the write"
+                                )),
+                            };
+                        }
+                        if !same_ou(now.as_deref(), before) || attempt == 1 {
+                            return failed(&error);
+                        }
+                    }
+                    Err(_) => return failed(&error),
+                }
+            }
+            Err(error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                return failed(&error);
+            }
+        }
+    }
+    ChangeResult::Failed {
+        error_code: None,
+        error_summary: None,
+        request_id: None,
+        message: "the write did not take effect".to_string(),
+        hint: None,
+    }
+}
+
+/// An undo's restore: `POST`s the property back and re-reads to confirm it (and to resolve a
+/// lost answer; one resend only when the re-read shows it did not happen).
+async fn restore_mapping_property(
+    client: &OktaClient,
+    restore: &MappingPropertyRestore,
+    request_ids: &mut Vec<String>,
+    left: &mut Option<Value>,
+) -> ChangeResult {
+    let mapping_id = &restore.mapping_id;
+    let key = restore.key.as_str();
+    for attempt in 0..2 {
+        let write_error = match client
+            .restore_mapping_property(mapping_id, key, &restore.expression, &restore.push_status)
+            .await
+        {
+            Ok(written) => {
+                request_ids.extend(written.request_id);
+                None
+            }
+            Err(error) if outcome_unknown(&error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                Some(error)
+            }
+            Err(error) => {
+                request_ids.extend(error.request_id().map(str::to_string));
+                return failed(&error);
+            }
+        };
+        match client.get_mapping(mapping_id).await {
+            Ok((mapping, request_id)) => {
+                request_ids.extend(request_id);
+                let property = mapping.properties.get(key);
+                let back = property.is_some_and(|p| {
+                    p.expression.as_deref() == Some(restore.expression.as_str())
+                        && p.push_status.as_deref() == Some(restore.push_status.as_str())
+                });
+                if back {
+                    *left = Some(serde_json::json!({
+                        "key": key,
+                        "expression": restore.expression,
+                        "pushStatus": restore.push_status,
+                    }));
+                    return ChangeResult::Applied {
+                        note: write_error.map(|e| {
+                            format!("the response was lost ({e}); a re-read confirmed the write")
+                        }),
+                    };
+                }
+                let untouched = property.is_none_or(|p| p.expression.is_none());
+                match (&write_error, attempt) {
+                    (Some(error), 1) => return failed(error),
+                    (Some(error), _) if !untouched => return failed(error),
+                    (Some(_), _) => {}
+                    (None, _) => {
+                        return ChangeResult::Failed {
+                            error_code: None,
+                            error_summary: None,
+                            request_id: None,
+                            message: format!(
+                                "okta accepted the update, but `{key}` is not back as it was on a \
+                                 re-read"
+                            ),
+                            hint: None,
+                        }
+                    }
                 }
             }
             Err(error) => return failed(write_error.as_ref().unwrap_or(&error)),

@@ -15,7 +15,7 @@ use crate::exit::{Hinted, Outcome};
 use crate::okta::OktaClient;
 use crate::plan::{ChangeDetails, ChangeKind, Execution, Plan};
 use crate::prompt::{defer_interrupts, Approver, InterruptsDeferred};
-use crate::recheck::{recheck, Refusal, RefusalKind};
+use crate::recheck::{recheck, recheck_undo, Refusal, RefusalKind};
 use crate::render::import_ou_console_path;
 use crate::runrecord::{ConfigRecord, RunEnding, RunRecorder, RunStart, Tally};
 use crate::state::OrgState;
@@ -61,7 +61,22 @@ pub fn apply_approved(
         started_at: started_at.clone(),
         config_path: options.config_path.to_path_buf(),
     };
-    let refusals = recheck(state, plan);
+    let refusals = match &plan.undo_of {
+        // An undo plan is held against the record of the run it undoes: only the reversals
+        // that record shows, back to exactly what it holds.
+        Some(undo_of) => {
+            let run =
+                crate::undo_record::load(Path::new(&undo_of.run_record)).with_context(|| {
+                    format!(
+                        "the plan undoes the run recorded in `{}`, and apply re-checks every \
+                         reversal against that record; nothing was written",
+                        undo_of.run_record
+                    )
+                })?;
+            recheck_undo(state, plan, &run)
+        }
+        None => recheck(state, plan),
+    };
     if !refusals.is_empty() {
         // Refused before any write; still recorded, like a stale plan (every apply that
         // reached the org leaves a record).
@@ -111,6 +126,10 @@ pub fn apply_approved(
     let record_path = recorder.path().to_path_buf();
 
     let api_changes = fresh.len();
+    let writes_ahead = fresh.iter().any(|(_, f)| matches!(f, Fresh::Ready(_)));
+    if let (Some(loud), true) = (undo_warning(plan), writes_ahead) {
+        writeln!(stdout, "\n{loud}")?;
+    }
     if !options.quiet && api_changes > 0 {
         writeln!(
             stdout,
@@ -204,6 +223,17 @@ pub fn apply_approved(
     } else {
         Outcome::Success
     })
+}
+
+/// For an undo plan that re-creates the misconfiguration, the loud warning to show before
+/// any write and in the approval prompt.
+#[must_use]
+pub fn undo_warning(plan: &Plan) -> Option<String> {
+    plan.undo_of.as_ref()?;
+    plan.warnings
+        .iter()
+        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
+        .map(|w| format!("!! {}", w.message))
 }
 
 /// The error refusing the whole plan when the re-check refused any change, listing each.

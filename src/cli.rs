@@ -51,6 +51,8 @@ pub enum Command {
     Sim(SimArgs),
     /// The no-setup tour: plan against a built-in simulated org.
     Demo(DemoArgs),
+    /// Make a plan that reverses what an apply applied, from its run record.
+    Undo(UndoArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Judge every group-assignment change as it happens: an Okta Event Hook receiver.
@@ -234,6 +236,26 @@ pub struct DemoArgs {
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The run record of the apply to undo (`.ouguard/runs/….jsonl`).
+    pub run_record: PathBuf,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Save the undo plan (JSON) to FILE, e.g. `plans/undo.json`; apply it with `ouguard apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// How to print the undo plan on stdout (`--out` always saves JSON).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub format: Option<FormatArg>,
+    /// Short for `--format json`.
+    #[arg(long)]
+    pub json: bool,
+    /// Refuse the whole undo when any change the run applied has drifted since.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

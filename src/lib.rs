@@ -27,3 +27,5 @@ pub mod runrecord;
 pub mod sim;
 pub mod state;
 pub mod text;
+pub mod undo;
+pub mod undo_record;

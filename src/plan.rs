@@ -1,6 +1,6 @@
-//! The plan as data, and its JSON document (`format_version` "1", product.md §6): building
-//! the checksum, saving, and loading a plan file with every refusal a reviewer needs.
-//! Pure data and serialization: no HTTP, no prompts.
+//! The plan as data, and its JSON document (`format_version` "1", or "1.1" for a plan that
+//! undoes a run, product.md §6 and §12): building the checksum, saving, and loading a plan
+//! file with every refusal a reviewer needs. Pure data and serialization: no HTTP, no prompts.
 
 use std::fmt;
 
@@ -10,8 +10,13 @@ use sha2::{Digest, Sha256};
 
 use crate::rules::{DirectoryRef, Finding, GroupRef, Notice};
 
-/// The plan document version this build writes and reads.
-pub const FORMAT_VERSION: &str = "1";
+/// The newest plan document version this build writes and reads. A plan is written with the
+/// oldest version that holds it: "1" unless it undoes a run (`undo_of`, the `revert` and
+/// `restore` actions), which needs "1.1" (an additive change: every "1" plan still loads).
+pub const FORMAT_VERSION: &str = "1.1";
+
+/// The first plan document version: no `undo_of`, no `revert` or `restore` actions.
+pub const FORMAT_VERSION_1: &str = "1";
 
 /// A complete plan: what was found, what will change, and a checksum over all of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +28,9 @@ pub struct Plan {
     pub org_url: Option<String>,
     /// RFC 3339 UTC timestamp.
     pub created_at: String,
+    /// The run this plan reverses (`ouguard undo`); absent in every other plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_of: Option<UndoOf>,
     pub findings: Vec<Finding>,
     /// Notices: what was not evaluated, why findings are not fixed, what a change implies.
     #[serde(default)]
@@ -35,6 +43,16 @@ pub struct Plan {
     pub evidence: Option<crate::evidence::PlanEvidence>,
     /// `sha256:<hex>` over the canonical JSON of every other field.
     pub checksum: String,
+}
+
+/// The run an undo plan reverses: its run record (the path `ouguard undo` was given) and the
+/// checksum of the plan that run applied. `apply` re-reads that record and accepts only the
+/// reversals it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoOf {
+    pub run_record: String,
+    pub plan_checksum: String,
 }
 
 /// A warning printed before the summary.
@@ -81,6 +99,10 @@ pub enum Action {
     Add,
     Update,
     Delete,
+    /// Puts a group assignment back as a run's record says it was (undo; format "1.1").
+    Revert,
+    /// Puts a deleted mapping property back as a run's record says it was (undo; "1.1").
+    Restore,
 }
 
 impl Action {
@@ -88,10 +110,28 @@ impl Action {
     #[must_use]
     pub fn symbol(self) -> char {
         match self {
-            Action::Add => '+',
-            Action::Update => '~',
+            Action::Add | Action::Restore => '+',
+            Action::Update | Action::Revert => '~',
             Action::Delete => '-',
         }
+    }
+
+    /// The action's name in the document.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Revert => "revert",
+            Action::Restore => "restore",
+        }
+    }
+
+    /// `true` for the actions only an undo plan has (format "1.1").
+    #[must_use]
+    pub fn is_reversal(self) -> bool {
+        matches!(self, Action::Revert | Action::Restore)
     }
 }
 
@@ -134,7 +174,55 @@ pub enum ChangeDetails {
     GroupTargetOuUpdate(GroupTargetOuUpdate),
     /// `mapping_property` / `delete`: the property is removed from a To-App mapping.
     MappingPropertyDelete(MappingPropertyDelete),
+    /// `group_target_ou` / `revert` (undo, "1.1"): the assignment is put back, priority and
+    /// whole profile, as the run record says it was before the run's write.
+    GroupTargetOuRevert(GroupTargetOuRevert),
+    /// `mapping_property` / `restore` (undo, "1.1"): a property the run deleted is put back
+    /// with its expression and `pushStatus`.
+    MappingPropertyRestore(MappingPropertyRestore),
 }
+
+/// Putting a group assignment back as it was before a run's retarget (undo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupTargetOuRevert {
+    pub group: GroupRef,
+    /// The target OU the run wrote (any text: an undo of an undo may find the broken OU the
+    /// first undo put back; `None` when it left none): what the group targets when the undo
+    /// is planned.
+    pub before: Option<String>,
+    /// The assignment as the run record says it was before the run's write.
+    pub after: RestoredAssignment,
+    /// What must still hold on a fresh read before the write: the state the run left.
+    pub precondition: AssignmentPrecondition,
+}
+
+/// An assignment's `priority` and whole `profile` to write back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredAssignment {
+    /// `profile.organizationalUnit` as it was (any text: it may be the broken OU the run
+    /// fixed); `None` when it was unset.
+    pub organizational_unit: Option<String>,
+    pub priority: Option<i64>,
+    /// The whole profile, exactly as read before the run's write.
+    pub profile: serde_json::Map<String, Value>,
+}
+
+/// Putting a deleted mapping property back (undo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingPropertyRestore {
+    pub mapping_id: String,
+    /// The Okta user type the mapping maps from (as in the address `mapping["user"]`).
+    pub user_type: String,
+    /// The property key (`dn` or a `dn`-equivalent).
+    pub key: String,
+    /// The expression it had before the run deleted it.
+    pub expression: String,
+    /// `PUSH` or `DONT_PUSH`, as it was.
+    pub push_status: String,
+}
+
+/// The `pushStatus` values Okta knows.
+pub const PUSH_STATUSES: [&str; 2] = ["PUSH", "DONT_PUSH"];
 
 /// Adding an import OU to a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,8 +269,12 @@ impl ChangeDetails {
     pub fn kind(&self) -> ChangeKind {
         match self {
             ChangeDetails::ImportOuAdd(_) => ChangeKind::ImportOu,
-            ChangeDetails::GroupTargetOuUpdate(_) => ChangeKind::GroupTargetOu,
-            ChangeDetails::MappingPropertyDelete(_) => ChangeKind::MappingProperty,
+            ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::GroupTargetOuRevert(_) => {
+                ChangeKind::GroupTargetOu
+            }
+            ChangeDetails::MappingPropertyDelete(_) | ChangeDetails::MappingPropertyRestore(_) => {
+                ChangeKind::MappingProperty
+            }
         }
     }
 
@@ -192,6 +284,8 @@ impl ChangeDetails {
             ChangeDetails::ImportOuAdd(_) => Action::Add,
             ChangeDetails::GroupTargetOuUpdate(_) => Action::Update,
             ChangeDetails::MappingPropertyDelete(_) => Action::Delete,
+            ChangeDetails::GroupTargetOuRevert(_) => Action::Revert,
+            ChangeDetails::MappingPropertyRestore(_) => Action::Restore,
         }
     }
 
@@ -199,9 +293,10 @@ impl ChangeDetails {
     pub fn execution(&self) -> Execution {
         match self {
             ChangeDetails::ImportOuAdd(_) => Execution::Manual,
-            ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::MappingPropertyDelete(_) => {
-                Execution::Api
-            }
+            ChangeDetails::GroupTargetOuUpdate(_)
+            | ChangeDetails::MappingPropertyDelete(_)
+            | ChangeDetails::GroupTargetOuRevert(_)
+            | ChangeDetails::MappingPropertyRestore(_) => Execution::Api,
         }
     }
 
@@ -242,6 +337,39 @@ impl ChangeDetails {
                     expression: &delete.expression,
                 }),
             },
+            ChangeDetails::GroupTargetOuRevert(revert) => DetailsDocument {
+                group: Some(&revert.group),
+                mapping_id: None,
+                before: Some(SideDocument::TargetOu {
+                    organizational_unit: revert.before.as_deref(),
+                }),
+                after: Some(SideDocument::WholeAssignment {
+                    organizational_unit: revert.after.organizational_unit.as_deref(),
+                    priority: revert.after.priority,
+                    profile: &revert.after.profile,
+                }),
+                precondition: Some(SideDocument::Assignment {
+                    last_updated: &revert.precondition.last_updated,
+                    organizational_unit: revert.precondition.organizational_unit.as_deref(),
+                }),
+            },
+            ChangeDetails::MappingPropertyRestore(restore) => DetailsDocument {
+                group: None,
+                mapping_id: Some(&restore.mapping_id),
+                before: Some(SideDocument::Unmapped {
+                    key: &restore.key,
+                    expression: None,
+                }),
+                after: Some(SideDocument::PushedProperty {
+                    key: &restore.key,
+                    expression: &restore.expression,
+                    push_status: &restore.push_status,
+                }),
+                precondition: Some(SideDocument::Unmapped {
+                    key: &restore.key,
+                    expression: None,
+                }),
+            },
         }
     }
 }
@@ -267,11 +395,12 @@ impl ResourceChange {
         self.details.execution()
     }
 
-    /// The group a retarget changes.
+    /// The group a retarget (or its reversal) changes.
     #[must_use]
     pub fn group(&self) -> Option<&GroupRef> {
         match &self.details {
             ChangeDetails::GroupTargetOuUpdate(update) => Some(&update.group),
+            ChangeDetails::GroupTargetOuRevert(revert) => Some(&revert.group),
             _ => None,
         }
     }
@@ -281,6 +410,7 @@ impl ResourceChange {
     pub fn mapping_id(&self) -> Option<&str> {
         match &self.details {
             ChangeDetails::MappingPropertyDelete(delete) => Some(&delete.mapping_id),
+            ChangeDetails::MappingPropertyRestore(restore) => Some(&restore.mapping_id),
             _ => None,
         }
     }
@@ -468,13 +598,123 @@ impl ResourceChange {
                     expression,
                 })
             }
+            ("group_target_ou", "revert") => {
+                forbid(address_ref, "mapping_id", mapping_id.is_some())?;
+                let Some(group) = group else {
+                    return Err(error("group", "is missing"));
+                };
+                if group.id.is_empty() {
+                    return Err(error("group.id", "is empty"));
+                }
+                let mut before_side = Side::required(address_ref, "before", before)?;
+                let before = before_side.optional_string("organizationalUnit")?;
+                before_side.finish()?;
+                let mut after_side = Side::required(address_ref, "after", after)?;
+                let organizational_unit = after_side.optional_string("organizationalUnit")?;
+                let priority = after_side.optional_integer("priority")?;
+                let profile = after_side.object("profile")?;
+                after_side.finish()?;
+                let in_profile = match profile.get("organizationalUnit") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(text)) => Some(text.as_str()),
+                    Some(_) => {
+                        return Err(error(
+                            "after.profile.organizationalUnit",
+                            "is not a string or null",
+                        ))
+                    }
+                };
+                if in_profile != organizational_unit.as_deref() {
+                    return Err(error(
+                        "after.organizationalUnit",
+                        "differs from `after.profile.organizationalUnit`",
+                    ));
+                }
+                let mut wanted = Side::required(address_ref, "precondition", precondition)?;
+                let last_updated = wanted.non_empty_string("lastUpdated")?;
+                let wanted_ou = wanted.optional_string("organizationalUnit")?;
+                wanted.finish()?;
+                if wanted_ou != before {
+                    return Err(error(
+                        "precondition.organizationalUnit",
+                        "differs from `before.organizationalUnit`",
+                    ));
+                }
+                let with_id = format!("{} ({})", group.name, group.id);
+                if address_ref != Self::target_ou_address(domain, &group.name)
+                    && address_ref != Self::target_ou_address(domain, &with_id)
+                {
+                    return Err(error(
+                        "address",
+                        "does not name the directory and group of the change",
+                    ));
+                }
+                ChangeDetails::GroupTargetOuRevert(GroupTargetOuRevert {
+                    group,
+                    before,
+                    after: RestoredAssignment {
+                        organizational_unit,
+                        priority,
+                        profile,
+                    },
+                    precondition: AssignmentPrecondition {
+                        last_updated,
+                        organizational_unit: wanted_ou,
+                    },
+                })
+            }
+            ("mapping_property", "restore") => {
+                forbid(address_ref, "group", group.is_some())?;
+                let Some(mapping_id) = mapping_id.filter(|id| !id.is_empty()) else {
+                    return Err(error("mapping_id", "is missing or empty"));
+                };
+                let mut before_side = Side::required(address_ref, "before", before)?;
+                let before_key = before_side.non_empty_string("key")?;
+                before_side.null("expression")?;
+                before_side.finish()?;
+                let mut after_side = Side::required(address_ref, "after", after)?;
+                let key = after_side.non_empty_string("key")?;
+                let expression = after_side.non_empty_string("expression")?;
+                let push_status = after_side.non_empty_string("pushStatus")?;
+                after_side.finish()?;
+                if !PUSH_STATUSES.contains(&push_status.as_str()) {
+                    return Err(error(
+                        "after.pushStatus",
+                        "is neither `PUSH` nor `DONT_PUSH`",
+                    ));
+                }
+                let mut wanted = Side::required(address_ref, "precondition", precondition)?;
+                let wanted_key = wanted.non_empty_string("key")?;
+                wanted.null("expression")?;
+                wanted.finish()?;
+                if before_key != key {
+                    return Err(error("before.key", "differs from `after.key`"));
+                }
+                if wanted_key != key {
+                    return Err(error("precondition.key", "differs from `after.key`"));
+                }
+                let Some(user_type) = mapping_user_type(address_ref, domain, &key) else {
+                    return Err(error(
+                        "address",
+                        "does not name the directory and property key of the change",
+                    ));
+                };
+                ChangeDetails::MappingPropertyRestore(MappingPropertyRestore {
+                    mapping_id,
+                    user_type,
+                    key,
+                    expression,
+                    push_status,
+                })
+            }
             (kind, action) => {
                 return Err(error(
                     "kind",
                     &format!(
                         "`{kind}` with action `{action}` is not a change this ouguard knows \
-                         (it knows `import_ou`/`add`, `group_target_ou`/`update` and \
-                         `mapping_property`/`delete`)"
+                         (it knows `import_ou`/`add`, `group_target_ou`/`update`, \
+                         `mapping_property`/`delete`, and in undo plans \
+                         `group_target_ou`/`revert` and `mapping_property`/`restore`)"
                     ),
                 ))
             }
@@ -577,6 +817,22 @@ enum SideDocument<'a> {
         key: &'a str,
         expression: &'a str,
     },
+    WholeAssignment {
+        #[serde(rename = "organizationalUnit")]
+        organizational_unit: Option<&'a str>,
+        priority: Option<i64>,
+        profile: &'a serde_json::Map<String, Value>,
+    },
+    Unmapped {
+        key: &'a str,
+        expression: Option<&'a str>,
+    },
+    PushedProperty {
+        key: &'a str,
+        expression: &'a str,
+        #[serde(rename = "pushStatus")]
+        push_status: &'a str,
+    },
 }
 
 /// Why one change of a plan file was refused: its address, the field, and the problem.
@@ -633,7 +889,7 @@ fn forbid(address: &str, field: &str, present: bool) -> Result<(), ChangeError> 
 
 /// The user type named by a mapping property address, when the address is
 /// `directory[DOMAIN].mapping[USER TYPE].property[KEY]` for this domain and key.
-fn mapping_user_type(address: &str, domain: &str, key: &str) -> Option<String> {
+pub(crate) fn mapping_user_type(address: &str, domain: &str, key: &str) -> Option<String> {
     let prefix = format!("directory[{}].mapping[", quoted(domain));
     let suffix = format!("].property[{}]", quoted(key));
     let middle = address.strip_prefix(&prefix)?.strip_suffix(&suffix)?;
@@ -718,6 +974,39 @@ impl<'a> Side<'a> {
         }
     }
 
+    /// A key that must be present and null.
+    fn null(&mut self, key: &str) -> Result<(), ChangeError> {
+        match self.fields.remove(key) {
+            None => Err(self.error(key, "is missing")),
+            Some(Value::Null) => Ok(()),
+            Some(other) => Err(self.error(key, format!("is {}, not null", type_name(&other)))),
+        }
+    }
+
+    /// An integer or null (absent is refused: the document always writes the key).
+    fn optional_integer(&mut self, key: &str) -> Result<Option<i64>, ChangeError> {
+        match self.fields.remove(key) {
+            None => Err(self.error(key, "is missing")),
+            Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.error(key, "is not an integer")),
+            Some(other) => {
+                Err(self.error(key, format!("is {}, not an integer", type_name(&other))))
+            }
+        }
+    }
+
+    /// A JSON object (possibly empty).
+    fn object(&mut self, key: &str) -> Result<serde_json::Map<String, Value>, ChangeError> {
+        match self.fields.remove(key) {
+            None | Some(Value::Null) => Err(self.error(key, "is missing")),
+            Some(Value::Object(object)) => Ok(object),
+            Some(other) => Err(self.error(key, format!("is {}, not an object", type_name(&other)))),
+        }
+    }
+
     fn non_empty_string(&mut self, key: &str) -> Result<String, ChangeError> {
         match self.fields.remove(key) {
             None | Some(Value::Null) => Err(self.error(key, "is missing")),
@@ -767,8 +1056,8 @@ impl Summary {
         let mut summary = Summary::default();
         for change in changes {
             match change.action() {
-                Action::Add => summary.add += 1,
-                Action::Update => summary.change += 1,
+                Action::Add | Action::Restore => summary.add += 1,
+                Action::Update | Action::Revert => summary.change += 1,
                 Action::Delete => summary.delete += 1,
             }
             if change.execution() == Execution::Manual {
@@ -795,12 +1084,51 @@ impl Plan {
         warnings: Vec<Warning>,
         resource_changes: Vec<ResourceChange>,
     ) -> Self {
+        Plan::assemble(
+            org_url,
+            created_at,
+            None,
+            findings,
+            warnings,
+            resource_changes,
+        )
+    }
+
+    /// Assembles a plan that undoes the run `undo_of` names, and seals it (`format_version`
+    /// "1.1").
+    #[must_use]
+    pub fn new_undo(
+        org_url: Option<String>,
+        created_at: String,
+        undo_of: UndoOf,
+        warnings: Vec<Warning>,
+        resource_changes: Vec<ResourceChange>,
+    ) -> Self {
+        Plan::assemble(
+            org_url,
+            created_at,
+            Some(undo_of),
+            Vec::new(),
+            warnings,
+            resource_changes,
+        )
+    }
+
+    fn assemble(
+        org_url: Option<String>,
+        created_at: String,
+        undo_of: Option<UndoOf>,
+        findings: Vec<Finding>,
+        warnings: Vec<Warning>,
+        resource_changes: Vec<ResourceChange>,
+    ) -> Self {
         let summary = Summary::of(&resource_changes);
         let mut plan = Plan {
-            format_version: FORMAT_VERSION.to_string(),
+            format_version: String::new(),
             ouguard_version: env!("CARGO_PKG_VERSION").to_string(),
             org_url,
             created_at,
+            undo_of,
             findings,
             warnings,
             resource_changes,
@@ -808,8 +1136,23 @@ impl Plan {
             evidence: None,
             checksum: String::new(),
         };
+        plan.format_version = plan.needed_format_version().to_string();
         plan.checksum = plan.compute_checksum();
         plan
+    }
+
+    /// The oldest document version that holds this plan: "1.1" for an undo plan, else "1".
+    #[must_use]
+    pub fn needed_format_version(&self) -> &'static str {
+        let reversal = self
+            .resource_changes
+            .iter()
+            .any(|change| change.action().is_reversal());
+        if self.undo_of.is_some() || reversal {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_1
+        }
     }
 
     /// `true` when the plan changes nothing.
@@ -828,6 +1171,7 @@ impl Plan {
             ouguard_version: &self.ouguard_version,
             org_url: self.org_url.as_deref(),
             created_at: &self.created_at,
+            undo_of: self.undo_of.as_ref(),
             findings: &self.findings,
             warnings: &self.warnings,
             resource_changes: &self.resource_changes,
@@ -872,7 +1216,8 @@ impl Plan {
             ));
         };
         match object.get("format_version") {
-            Some(Value::String(version)) if version == FORMAT_VERSION => {}
+            Some(Value::String(version))
+                if version == FORMAT_VERSION_1 || version == FORMAT_VERSION => {}
             Some(Value::String(version)) => {
                 return Err(PlanFileError::UnknownVersion(version.clone()));
             }
@@ -924,6 +1269,35 @@ impl Plan {
                 actual,
             });
         }
+        if plan.format_version == FORMAT_VERSION_1
+            && plan.needed_format_version() != FORMAT_VERSION_1
+        {
+            return Err(PlanFileError::NotAPlan(format!(
+                "it is `format_version` \"1\" but undoes a run (`undo_of`, `revert` or \
+                 `restore`), which needs \"{FORMAT_VERSION}\""
+            )));
+        }
+        if plan.undo_of.is_none() {
+            if let Some(change) = plan
+                .resource_changes
+                .iter()
+                .find(|c| c.action().is_reversal())
+            {
+                return Err(PlanFileError::NotAPlan(format!(
+                    "change `{}` is a `{}`, which only a plan that undoes a run has, and the \
+                     plan has no `undo_of`",
+                    change.address,
+                    change.action().name()
+                )));
+            }
+        }
+        if let Some(undo_of) = &plan.undo_of {
+            if undo_of.run_record.trim().is_empty() || undo_of.plan_checksum.trim().is_empty() {
+                return Err(PlanFileError::NotAPlan(
+                    "its `undo_of` names no run record or no plan checksum".into(),
+                ));
+            }
+        }
         if plan.summary != Summary::of(&plan.resource_changes) {
             return Err(PlanFileError::NotAPlan(
                 "its `summary` does not count its `resource_changes`".into(),
@@ -943,8 +1317,8 @@ pub enum PlanFileError {
         detail: String,
     },
     #[error(
-        "its `format_version` is `{0}`, but this ouguard reads version `{FORMAT_VERSION}`: \
-         make the plan again with this version"
+        "its `format_version` is `{0}`, but this ouguard reads versions `{FORMAT_VERSION_1}` and \
+         `{FORMAT_VERSION}`: make the plan again with this version"
     )]
     UnknownVersion(String),
     #[error("it is not an ouguard plan: {0}")]
@@ -965,6 +1339,8 @@ struct PlanBody<'a> {
     ouguard_version: &'a str,
     org_url: Option<&'a str>,
     created_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    undo_of: Option<&'a UndoOf>,
     findings: &'a [Finding],
     warnings: &'a [Warning],
     resource_changes: &'a [ResourceChange],
@@ -1365,6 +1741,207 @@ mod tests {
         let mut no_address = retarget_document();
         no_address.as_object_mut().unwrap().remove("address");
         assert_eq!(refused(no_address).field, "address");
+    }
+
+    fn revert_document() -> Value {
+        serde_json::json!({
+            "address": "directory[\"corp.example.com\"].group[\"Marketing\"].target_ou",
+            "kind": "group_target_ou",
+            "action": "revert",
+            "execution": "api",
+            "finding": "R1:corp.example.com:00g1",
+            "directory": {"app_id": "0oa1", "domain": "corp.example.com"},
+            "group": {"id": "00g1", "name": "Marketing"},
+            "mapping_id": null,
+            "before": {"organizationalUnit": "OU=Staff,DC=corp,DC=example,DC=com"},
+            "after": {
+                "organizationalUnit": "OU=Marketing,DC=corp,DC=example,DC=com",
+                "priority": 2,
+                "profile": {
+                    "organizationalUnit": "OU=Marketing,DC=corp,DC=example,DC=com",
+                    "samAccountName": null
+                }
+            },
+            "precondition": {
+                "lastUpdated": "2026-11-30T10:00:00.000Z",
+                "organizationalUnit": "OU=Staff,DC=corp,DC=example,DC=com"
+            }
+        })
+    }
+
+    fn restore_document() -> Value {
+        serde_json::json!({
+            "address": "directory[\"emea.example.com\"].mapping[\"user\"].property[\"dn\"]",
+            "kind": "mapping_property",
+            "action": "restore",
+            "execution": "api",
+            "finding": "R2:emea.example.com:prm1:dn",
+            "directory": {"app_id": "0oa2", "domain": "emea.example.com"},
+            "group": null,
+            "mapping_id": "prm1",
+            "before": {"key": "dn", "expression": null},
+            "after": {"key": "dn", "expression": "user.dn", "pushStatus": "PUSH"},
+            "precondition": {"key": "dn", "expression": null}
+        })
+    }
+
+    fn undo_plan() -> Plan {
+        Plan::new_undo(
+            Some("https://acme.okta.com".into()),
+            "2026-11-30T11:00:00Z".into(),
+            UndoOf {
+                run_record: ".ouguard/runs/r.jsonl".into(),
+                plan_checksum: "sha256:abc".into(),
+            },
+            vec![],
+            vec![
+                load(revert_document()).unwrap(),
+                load(restore_document()).unwrap(),
+            ],
+        )
+    }
+
+    #[test]
+    fn an_undo_plan_is_format_1_1_with_undo_of_under_the_checksum() {
+        for document in [revert_document(), restore_document()] {
+            let change = load(document.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&change).unwrap(), document);
+        }
+        let plan = undo_plan();
+        assert_eq!(plan.format_version, "1.1");
+        assert_eq!(
+            sample().format_version,
+            "1",
+            "plans without undo stay \"1\""
+        );
+        assert_eq!((plan.summary.add, plan.summary.change), (1, 1));
+        let text = plan.to_json();
+        assert_eq!(Plan::from_json(&text).unwrap(), plan);
+        assert!(text.contains("\"undo_of\": {"), "{text}");
+        let edited = text.replace("sha256:abc", "sha256:abd");
+        assert!(matches!(
+            Plan::from_json(&edited),
+            Err(PlanFileError::ChecksumMismatch { .. })
+        ));
+        // A "1" plan may not undo, and a reversal needs `undo_of` (both resealed).
+        let mut v1 = plan.clone();
+        v1.format_version = "1".into();
+        v1.checksum = v1.compute_checksum();
+        assert!(matches!(
+            Plan::from_json(&v1.to_json()),
+            Err(PlanFileError::NotAPlan(m)) if m.contains("needs \"1.1\"")
+        ));
+        let mut orphan = plan.clone();
+        orphan.undo_of = None;
+        orphan.checksum = orphan.compute_checksum();
+        assert!(matches!(
+            Plan::from_json(&orphan.to_json()),
+            Err(PlanFileError::NotAPlan(m)) if m.contains("no `undo_of`")
+        ));
+        let v3 = text.replace("\"format_version\": \"1.1\"", "\"format_version\": \"1.2\"");
+        assert_eq!(
+            Plan::from_json(&v3),
+            Err(PlanFileError::UnknownVersion("1.2".into()))
+        );
+    }
+
+    #[test]
+    fn bad_reversals_are_refused_naming_the_field() {
+        type Edit = fn(&mut Value);
+        let cases: Vec<(Value, Edit, &str)> = vec![
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["profile"]["organizationalUnit"] =
+                        "OU=X,DC=corp,DC=example,DC=com".into();
+                },
+                "after.organizationalUnit",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["priority"] = "high".into();
+                },
+                "after.priority",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["profile"] = Value::Null;
+                },
+                "after.profile",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"].as_object_mut().unwrap().remove("priority");
+                },
+                "after.priority",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["precondition"]["organizationalUnit"] = Value::Null;
+                },
+                "precondition.organizationalUnit",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["precondition"]["lastUpdated"] = "".into();
+                },
+                "precondition.lastUpdated",
+            ),
+            (
+                revert_document(),
+                |d| {
+                    d["after"]["memberOf"] = serde_json::json!([]);
+                },
+                "after.memberOf",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["pushStatus"] = "ALWAYS".into();
+                },
+                "after.pushStatus",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["expression"] = Value::Null;
+                },
+                "after.expression",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["precondition"]["expression"] = "user.dn".into();
+                },
+                "precondition.expression",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["before"]["key"] = "firstName".into();
+                },
+                "before.key",
+            ),
+            (
+                restore_document(),
+                |d| {
+                    d["after"]["key"] = "firstName".into();
+                    d["before"]["key"] = "firstName".into();
+                    d["precondition"]["key"] = "firstName".into();
+                },
+                "address",
+            ),
+        ];
+        for (mut document, edit, field) in cases {
+            edit(&mut document);
+            let error = refused(document);
+            assert_eq!(error.field, field, "{error}");
+        }
     }
 
     #[test]

@@ -691,6 +691,38 @@ pub fn apply_change_in_memory(state: &mut OrgState, change: &ResourceChange) {
                 mapping.properties.remove(&delete.key);
             }
         }
+        ChangeDetails::GroupTargetOuRevert(revert) => {
+            if let Some(assignment) = directory
+                .assignments
+                .iter_mut()
+                .find(|a| a.group_id == revert.group.id)
+            {
+                assignment.organizational_unit = revert.after.organizational_unit.clone();
+                assignment.priority = revert.after.priority;
+                assignment.other_profile = revert
+                    .after
+                    .profile
+                    .iter()
+                    .filter(|(key, _)| key.as_str() != "organizationalUnit")
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
+            }
+        }
+        ChangeDetails::MappingPropertyRestore(restore) => {
+            if let Some(mapping) = directory
+                .mappings
+                .iter_mut()
+                .find(|m| m.id == restore.mapping_id)
+            {
+                mapping.properties.insert(
+                    restore.key.clone(),
+                    crate::state::MappingProperty {
+                        expression: Some(restore.expression.clone()),
+                        push_status: Some(restore.push_status.clone()),
+                    },
+                );
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::dn::Dn;
 use crate::plan::{ChangeDetails, Plan, ResourceChange};
 use crate::rules::{self, Evaluation, Finding, Rule};
 use crate::state::{AppStatus, Directory, OrgState};
+use crate::undo::{RecordedRun, RunOutcome, RunWrite};
 
 /// One change the re-check refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,12 @@ pub fn recheck(state: &OrgState, plan: &Plan) -> Vec<Refusal> {
 /// [`recheck`] with the evaluation of `state` already made.
 #[must_use]
 pub fn recheck_with(state: &OrgState, evaluation: &Evaluation, plan: &Plan) -> Vec<Refusal> {
+    if plan.undo_of.is_some() {
+        return refuse_all(
+            plan,
+            "the plan undoes a run, and the re-check of an undo needs that run's record",
+        );
+    }
     let findings: HashMap<&str, &Finding> = evaluation
         .findings
         .iter()
@@ -69,6 +76,260 @@ pub fn recheck_with(state: &OrgState, evaluation: &Evaluation, plan: &Plan) -> V
         }
     }
     refusals
+}
+
+/// Re-checks an undo plan (`undo_of`) against `state` and the record of the run it undoes:
+/// every change must be the reversal of a change that run wrote, back to exactly what the
+/// record says it found (a destination that is not an import OU is accepted only so), and a
+/// `dn` delete (the undo of an undo) must also be one ouguard would plan now. Any other change,
+/// a record of another plan, or a plan without `undo_of` is refused.
+#[must_use]
+pub fn recheck_undo(state: &OrgState, plan: &Plan, run: &RecordedRun) -> Vec<Refusal> {
+    let Some(undo_of) = &plan.undo_of else {
+        return refuse_all(plan, "the plan does not undo a run (it has no `undo_of`)");
+    };
+    if undo_of.plan_checksum != run.plan_checksum {
+        return refuse_all(
+            plan,
+            &format!(
+                "the plan undoes the run of plan `{}`, but `{}` records a run of plan `{}`",
+                undo_of.plan_checksum, run.record, run.plan_checksum
+            ),
+        );
+    }
+    let evaluation = rules::evaluate(state);
+    let findings: HashMap<&str, &Finding> = evaluation
+        .findings
+        .iter()
+        .map(|finding| (finding.id.as_str(), finding))
+        .collect();
+    let mut seen = HashSet::new();
+    let mut refusals = Vec::new();
+    for (index, change) in plan.resource_changes.iter().enumerate() {
+        let refused = if seen.insert(change.address.as_str()) {
+            check_reversal(state, &findings, plan, run, change).err()
+        } else {
+            Some(not_plannable(
+                "the plan names this resource twice".to_string(),
+            ))
+        };
+        if let Some((kind, reason)) = refused {
+            refusals.push(Refusal {
+                index,
+                address: change.address.clone(),
+                kind,
+                reason,
+            });
+        }
+    }
+    refusals
+}
+
+fn refuse_all(plan: &Plan, reason: &str) -> Vec<Refusal> {
+    plan.resource_changes
+        .iter()
+        .enumerate()
+        .map(|(index, change)| Refusal {
+            index,
+            address: change.address.clone(),
+            kind: RefusalKind::NotPlannable,
+            reason: reason.to_string(),
+        })
+        .collect()
+}
+
+/// Why one change of an undo plan is not a reversal of its run.
+fn check_reversal(
+    state: &OrgState,
+    findings: &HashMap<&str, &Finding>,
+    plan: &Plan,
+    run: &RecordedRun,
+    change: &ResourceChange,
+) -> Result<(), Refused> {
+    let directory = directory_of(state, change).map_err(not_plannable)?;
+    if !change.also_fixes.is_empty() {
+        return Err(not_plannable(
+            "a reversal undoes one change, not several".to_string(),
+        ));
+    }
+    let written = |ok: &dyn Fn(&RunWrite) -> bool| {
+        run.changes.iter().find(|recorded| {
+            recorded
+                .directory
+                .as_ref()
+                .is_some_and(|d| d.app_id == directory.app_id)
+                && !matches!(recorded.outcome, RunOutcome::NotApplied(_))
+                && ok(&recorded.write)
+        })
+    };
+    let not_in_run = |what: String| {
+        not_plannable(format!(
+            "{what}: the run recorded in `{}` did not write it, and an undo only reverses what \
+             its run wrote",
+            run.record
+        ))
+    };
+    match &change.details {
+        ChangeDetails::GroupTargetOuRevert(revert) => {
+            let Some(recorded) = written(
+                &|write| matches!(write, RunWrite::Assignment { group, .. } if group.id == revert.group.id),
+            ) else {
+                return Err(not_in_run(format!(
+                    "group `{}` of `{}`",
+                    revert.group.name, directory.domain
+                )));
+            };
+            let RunWrite::Assignment {
+                written_ou, before, ..
+            } = &recorded.write
+            else {
+                return Err(not_in_run("the assignment".to_string()));
+            };
+            let Some(before) = before else {
+                return Err(not_plannable(format!(
+                    "the run record `{}` does not hold the assignment of group `{}` as it was, \
+                     so no reversal of it can be checked",
+                    run.record, revert.group.name
+                )));
+            };
+            let mut expected = before.profile.clone();
+            match &before.organizational_unit {
+                Some(ou) => {
+                    expected.insert(
+                        "organizationalUnit".into(),
+                        serde_json::Value::String(ou.clone()),
+                    );
+                }
+                None => {
+                    if let Some(slot) = expected.get_mut("organizationalUnit") {
+                        *slot = serde_json::Value::Null;
+                    }
+                }
+            }
+            if revert.after.organizational_unit != before.organizational_unit {
+                return Err(not_plannable(format!(
+                    "it puts group `{}` on {}, but the run record says the group had {} before \
+                     the run: an undo only goes back to what the record holds",
+                    revert.group.name,
+                    describe(revert.after.organizational_unit.as_deref()),
+                    describe(before.organizational_unit.as_deref())
+                )));
+            }
+            if revert.after.priority != before.priority || revert.after.profile != expected {
+                return Err(not_plannable(format!(
+                    "the `priority` or `profile` it writes for group `{}` is not the assignment \
+                     the run record holds from before the run",
+                    revert.group.name
+                )));
+            }
+            if !same_text(
+                revert.precondition.organizational_unit.as_deref(),
+                written_ou.as_deref(),
+            ) {
+                return Err(not_plannable(format!(
+                    "its precondition expects group `{}` on {}, but the run left it on {}",
+                    revert.group.name,
+                    describe(revert.precondition.organizational_unit.as_deref()),
+                    describe(written_ou.as_deref())
+                )));
+            }
+            if directory.assignment(&revert.group.id).is_none() {
+                return Err((
+                    RefusalKind::Stale,
+                    format!(
+                        "group `{}` is no longer assigned to `{}`",
+                        revert.group.name, directory.domain
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        ChangeDetails::MappingPropertyRestore(restore) => {
+            if !rules::is_dn_key(&restore.key) {
+                return Err(not_plannable(format!(
+                    "`{}` is not `dn` nor a `dn`-equivalent key: ouguard never touches another \
+                     mapping property",
+                    restore.key
+                )));
+            }
+            let Some(recorded) = written(&|write| {
+                matches!(write, RunWrite::PropertyDeleted { mapping_id, key, .. }
+                    if *mapping_id == restore.mapping_id && *key == restore.key)
+            }) else {
+                return Err(not_in_run(format!(
+                    "`{}` of mapping `{}`",
+                    restore.key, restore.mapping_id
+                )));
+            };
+            let RunWrite::PropertyDeleted { before, .. } = &recorded.write else {
+                return Err(not_in_run("the property".to_string()));
+            };
+            let as_it_was = before.as_ref().is_some_and(|b| {
+                b.expression.as_deref() == Some(restore.expression.as_str())
+                    && b.push_status.as_deref() == Some(restore.push_status.as_str())
+            });
+            if !as_it_was {
+                return Err(not_plannable(format!(
+                    "it maps `{}` to `{}` (`{}`), but the run record says it was {} before the \
+                     run: an undo only goes back to what the record holds",
+                    restore.key,
+                    crate::text::truncate_for_message(&restore.expression),
+                    restore.push_status,
+                    before.as_ref().map_or_else(
+                        || "not recorded".to_string(),
+                        |b| format!(
+                            "`{}` (`{}`)",
+                            crate::text::truncate_for_message(
+                                b.expression.as_deref().unwrap_or("null")
+                            ),
+                            b.push_status.as_deref().unwrap_or("no pushStatus")
+                        )
+                    )
+                )));
+            }
+            let Some(mapping) = directory
+                .mappings
+                .iter()
+                .find(|mapping| mapping.id == restore.mapping_id)
+            else {
+                return Err((
+                    RefusalKind::Stale,
+                    format!(
+                        "`{}` is no longer a To-App mapping of `{}`",
+                        restore.mapping_id, directory.domain
+                    ),
+                ));
+            };
+            if mapping.source_user_type.name != restore.user_type {
+                return Err(not_plannable(format!(
+                    "the mapping `{}` maps from user type `{}`, not `{}`",
+                    restore.mapping_id, mapping.source_user_type.name, restore.user_type
+                )));
+            }
+            Ok(())
+        }
+        ChangeDetails::MappingPropertyDelete(delete) => {
+            let restored = written(&|write| {
+                matches!(write, RunWrite::PropertyRestored { mapping_id, key, expression }
+                    if *mapping_id == delete.mapping_id && *key == delete.key
+                        && *expression == delete.expression)
+            });
+            if restored.is_none() {
+                return Err(not_in_run(format!(
+                    "the delete of `{}` of mapping `{}`",
+                    delete.key, delete.mapping_id
+                )));
+            }
+            // Deleting a `dn` mapping is a fix: it must also be one ouguard would plan now.
+            check_change(state, findings, plan, change)
+        }
+        ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::ImportOuAdd(_) => {
+            Err(not_plannable(
+                "an undo plan only reverses the changes of its run; this is not a reversal"
+                    .to_string(),
+            ))
+        }
+    }
 }
 
 type Refused = (RefusalKind, String);
@@ -236,6 +497,13 @@ fn check_change(
                 )));
             }
             Ok(())
+        }
+        ChangeDetails::GroupTargetOuRevert(_) | ChangeDetails::MappingPropertyRestore(_) => {
+            Err(not_plannable(
+                "only a plan that undoes a run reverts or restores, checked against its run \
+                 record"
+                    .to_string(),
+            ))
         }
         ChangeDetails::MappingPropertyDelete(delete) => {
             if !change.also_fixes.is_empty() {

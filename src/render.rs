@@ -8,7 +8,7 @@ use console::Style;
 use serde_json::Value;
 use similar::ChangeTag;
 
-use crate::plan::{Action, ChangeDetails, ChangeKind, Execution, Plan, ResourceChange};
+use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
 use crate::planner::FINDINGS_LEFT_OUT;
 use crate::rules::{Finding, Rule};
 
@@ -50,8 +50,8 @@ impl Styles {
 
     fn for_action(&self, action: Action) -> &Style {
         match action {
-            Action::Add => &self.add,
-            Action::Update => &self.change,
+            Action::Add | Action::Restore => &self.add,
+            Action::Update | Action::Revert => &self.change,
             Action::Delete => &self.delete,
         }
     }
@@ -61,16 +61,20 @@ impl Styles {
 pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let styles = Styles::new(color);
     let org = plan.org_url.as_deref().unwrap_or("(snapshot)");
-    writeln!(
-        out,
-        "{}",
-        styles.dim.apply_to(format!(
+    let title = if plan.undo_of.is_some() {
+        format!("ouguard undo plan for {org}, made {}", plan.created_at)
+    } else {
+        format!(
             "ouguard plan for {org}, made {}: {} finding(s)",
             plan.created_at,
             plan.findings.len()
-        ))
-    )?;
+        )
+    };
+    writeln!(out, "{}", styles.dim.apply_to(title))?;
     writeln!(out)?;
+    if let Some(undo_of) = &plan.undo_of {
+        render_undo_banner(plan, undo_of, out, &styles)?;
+    }
 
     if plan.has_changes() {
         writeln!(
@@ -125,6 +129,42 @@ pub fn render_plan(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<
         writeln!(out)?;
     }
     render_summary(plan, out, &styles)
+}
+
+/// The top of an undo plan: which run it undoes and, loudly, what undoing does.
+fn render_undo_banner(
+    plan: &Plan,
+    undo_of: &crate::plan::UndoOf,
+    out: &mut dyn Write,
+    styles: &Styles,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        styles.bold.apply_to(format!(
+            "This plan UNDOES the run recorded in `{}` (plan `{}`).",
+            undo_of.run_record, undo_of.plan_checksum
+        ))
+    )?;
+    if let Some(loud) = recreates_warning(plan) {
+        writeln!(
+            out,
+            "{} {}",
+            styles.delete.apply_to("!!"),
+            styles.delete.apply_to(loud)
+        )?;
+    }
+    writeln!(out)
+}
+
+/// An undo plan's loud warning that it re-creates the misconfiguration, if it does.
+#[must_use]
+pub fn recreates_warning(plan: &Plan) -> Option<&str> {
+    plan.undo_of.as_ref()?;
+    plan.warnings
+        .iter()
+        .find(|w| w.id == crate::undo::RECREATES_WARNING_ID)
+        .map(|w| w.message.as_str())
 }
 
 /// `plan --evidence`: per finding, how many users fail and the first logins; findings
@@ -228,6 +268,9 @@ fn render_summary(plan: &Plan, out: &mut dyn Write, styles: &Styles) -> io::Resu
 #[must_use]
 pub fn summary_line(plan: &Plan) -> String {
     let summary = plan.summary;
+    if summary.is_empty() && plan.undo_of.is_some() {
+        return "No changes. Nothing the run applied is left to undo.".to_string();
+    }
     if summary.is_empty() {
         let left_out = plan.warnings.iter().any(|w| w.id == FINDINGS_LEFT_OUT);
         let line = match (left_out, plan.findings.is_empty()) {
@@ -304,6 +347,9 @@ pub fn unfixed_findings(plan: &Plan) -> Vec<&Finding> {
 }
 
 fn finding_reason(findings: &HashMap<&str, &Finding>, change: &ResourceChange) -> String {
+    if change.action().is_reversal() {
+        return format!("undoes the run's change for {}", change.finding);
+    }
     match findings.get(change.finding.as_str()) {
         Some(finding) => {
             let rule = match finding.rule {
@@ -329,6 +375,7 @@ fn render_change(
         (_, Action::Add) => "will be added",
         (_, Action::Update) => "will be updated in place",
         (_, Action::Delete) => "will be deleted",
+        (_, Action::Revert | Action::Restore) => "will be put back as it was before the run (undo)",
     };
     writeln!(
         out,
@@ -356,8 +403,8 @@ fn render_change(
     let view = change_view(change);
     let before = view.before.as_deref().unwrap_or_default();
     let after = view.after.as_deref().unwrap_or_default();
-    match change.kind() {
-        ChangeKind::ImportOu => {
+    match &change.details {
+        ChangeDetails::ImportOuAdd(_) => {
             writeln!(out, "  {symbol} import_ou {{")?;
             writeln!(out, "      {symbol} {} = {}", view.attribute, quote(after))?;
             writeln!(
@@ -370,16 +417,52 @@ fn render_change(
             )?;
             writeln!(out, "    }}")
         }
-        ChangeKind::GroupTargetOu => {
+        ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::GroupTargetOuRevert(_) => {
             writeln!(
                 out,
                 "  {symbol} group_target_ou {} {{",
                 quote(&view.subject)
             )?;
             render_update(out, styles, view.attribute, before, after)?;
+            if let ChangeDetails::GroupTargetOuRevert(revert) = &change.details {
+                writeln!(
+                    out,
+                    "      {}",
+                    styles.dim.apply_to(format!(
+                        "# writes back the whole assignment as the run found it: priority {}, \
+                         {} profile field(s)",
+                        revert
+                            .after
+                            .priority
+                            .map_or_else(|| "unset".to_string(), |p| p.to_string()),
+                        revert.after.profile.len()
+                    ))
+                )?;
+            }
             writeln!(out, "    }}")
         }
-        ChangeKind::MappingProperty => {
+        ChangeDetails::MappingPropertyRestore(restore) => {
+            writeln!(
+                out,
+                "  {symbol} mapping_property {} {{",
+                quote(&view.subject)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} {} = null {} {}",
+                view.attribute,
+                styles.dim.apply_to("->"),
+                quote(after)
+            )?;
+            writeln!(
+                out,
+                "      {symbol} pushStatus = null {} {}",
+                styles.dim.apply_to("->"),
+                quote(&restore.push_status)
+            )?;
+            writeln!(out, "    }}")
+        }
+        ChangeDetails::MappingPropertyDelete(_) => {
             writeln!(
                 out,
                 "  {symbol} mapping_property {} {{",
@@ -431,6 +514,18 @@ pub fn change_view(change: &ResourceChange) -> ChangeView {
             attribute: "expression",
             before: Some(delete.expression.clone()),
             after: None,
+        },
+        ChangeDetails::GroupTargetOuRevert(revert) => ChangeView {
+            subject: revert.group.name.clone(),
+            attribute: "organizationalUnit",
+            before: revert.before.clone(),
+            after: revert.after.organizational_unit.clone(),
+        },
+        ChangeDetails::MappingPropertyRestore(restore) => ChangeView {
+            subject: restore.key.clone(),
+            attribute: "expression",
+            before: None,
+            after: Some(restore.expression.clone()),
         },
     }
 }

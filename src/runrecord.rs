@@ -526,16 +526,22 @@ fn intent_line(index: usize, change: &ResourceChange, observed: ObservedBefore<'
     let mut line = change_fields("intent", index, change);
     let (before, write) = match observed {
         ObservedBefore::Assignment(raw) => {
-            let after = match &change.details {
-                crate::plan::ChangeDetails::GroupTargetOuUpdate(update) => update.after.as_str(),
-                _ => "",
+            let body = match &change.details {
+                crate::plan::ChangeDetails::GroupTargetOuUpdate(update) => {
+                    crate::okta::assignment_put_body(raw, &update.after)
+                }
+                // An undo's revert writes the recorded priority and whole profile.
+                crate::plan::ChangeDetails::GroupTargetOuRevert(revert) => {
+                    crate::okta::whole_assignment_body(revert.after.priority, &revert.after.profile)
+                }
+                _ => crate::okta::assignment_put_body(raw, ""),
             };
             (
                 assignment_before_json(raw),
                 json!({
                     "method": "PUT",
                     "path": format!("/api/v1/apps/{}/groups/{}", raw.app_id, raw.group_id),
-                    "body": crate::okta::assignment_put_body(raw, after),
+                    "body": body,
                 }),
             )
         }
@@ -548,7 +554,13 @@ fn intent_line(index: usize, change: &ResourceChange, observed: ObservedBefore<'
             json!({
                 "method": "POST",
                 "path": format!("/api/v1/mappings/{}", change.mapping_id().unwrap_or_default()),
-                "body": crate::okta::mapping_removal_body(key),
+                "body": match &change.details {
+                    // An undo's restore puts the property back as it was.
+                    crate::plan::ChangeDetails::MappingPropertyRestore(restore) => {
+                        crate::okta::mapping_restore_body(key, &restore.expression, &restore.push_status)
+                    }
+                    _ => crate::okta::mapping_removal_body(key),
+                },
             }),
         ),
     };

@@ -53,6 +53,25 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<Outcome> {
             // re-check holds every change of the saved plan against.
             let mut state = session.read_state(global)?;
             config.declare_import_ous(&mut state)?;
+            if let (Some(loud), true, false) = (
+                crate::apply_plan::undo_warning(&plan),
+                interactive,
+                args.auto_approve,
+            ) {
+                // Undoing re-creates what the run fixed: at a terminal, the person says so once
+                // more (a script or pipeline applies the reviewed file as any other).
+                writeln!(stdout, "\n{loud}\n")?;
+                stdout.flush()?;
+                let approved = TerminalApprover
+                    .approve(
+                        "Undo the run and re-create the misconfiguration? Only `yes` will be \
+                         accepted",
+                    )
+                    .map_err(anyhow::Error::msg)?;
+                if !approved {
+                    anyhow::bail!("undo cancelled: only `yes` approves it; nothing was written");
+                }
+            }
             (plan, state)
         }
         None => {

@@ -11,6 +11,7 @@ mod plan;
 pub mod session;
 mod show;
 mod sim;
+mod undo;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Apply(args) => apply::run(&global, &args),
         Command::Sim(args) => sim::run(&global, &args),
         Command::Demo(args) => demo::run(&global, &args),
+        Command::Undo(args) => undo::run(&global, &args),
         Command::Guard(args) => guard::run(&global, args),
     }
 }

@@ -37,5 +37,6 @@ pub use settings::{
     Credentials, Secret, SettingSource,
 };
 pub use writes::{
-    assignment_put_body, mapping_removal_body, FetchedAssignment, RawAssignment, WriteResult,
+    assignment_put_body, mapping_removal_body, mapping_restore_body, whole_assignment_body,
+    FetchedAssignment, RawAssignment, WriteResult,
 };

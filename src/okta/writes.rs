@@ -162,9 +162,104 @@ pub fn mapping_removal_body(key: &str) -> Value {
     json!({ "properties": properties })
 }
 
+impl OktaClient {
+    /// `PUT /api/v1/apps/{appId}/groups/{groupId}` with exactly `priority` (when set) and the
+    /// whole `profile` given: an undo puts an assignment back as the run record says it was.
+    /// Not retried on 5xx or transport errors: the caller finds out by reading again.
+    ///
+    /// # Errors
+    /// Any `OktaError`; after a 5xx, `Transport` or `Timeout` the write may or may not have
+    /// happened.
+    pub async fn put_group_assignment_whole(
+        &self,
+        app_id: &str,
+        group_id: &str,
+        priority: Option<i64>,
+        profile: &Map<String, Value>,
+    ) -> Result<WriteResult, OktaError> {
+        let body = whole_assignment_body(priority, profile);
+        let url = self.url(&format!(
+            "/api/v1/apps/{}/groups/{}",
+            segment(app_id),
+            segment(group_id)
+        ))?;
+        let reply = self.send(Method::PUT, url, Some(&body)).await?;
+        let last_updated = serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .and_then(|v| v.get("lastUpdated")?.as_str().map(str::to_string));
+        Ok(WriteResult {
+            request_id: reply.request_id,
+            last_updated,
+        })
+    }
+
+    /// `POST /api/v1/mappings/{mappingId}` with exactly
+    /// `{"properties": {"<key>": {"expression": …, "pushStatus": …}}}`: puts one property back
+    /// (Okta's update is partial: no other property is touched).
+    ///
+    /// # Errors
+    /// Any `OktaError`; a 5xx or transport error leaves it unknown whether the property was
+    /// written: re-read.
+    pub async fn restore_mapping_property(
+        &self,
+        mapping_id: &str,
+        key: &str,
+        expression: &str,
+        push_status: &str,
+    ) -> Result<WriteResult, OktaError> {
+        let url = self.url(&format!("/api/v1/mappings/{}", segment(mapping_id)))?;
+        let body = mapping_restore_body(key, expression, push_status);
+        let reply = self.send(Method::POST, url, Some(&body)).await?;
+        let _: Result<WireMapping, _> = decode(&reply);
+        Ok(WriteResult {
+            request_id: reply.request_id,
+            last_updated: None,
+        })
+    }
+}
+
+/// The body of an undo's PUT: the recorded priority and whole profile, nothing else.
+pub fn whole_assignment_body(priority: Option<i64>, profile: &Map<String, Value>) -> Value {
+    let mut body = Map::new();
+    if let Some(priority) = priority {
+        body.insert("priority".into(), json!(priority));
+    }
+    body.insert("profile".into(), Value::Object(profile.clone()));
+    Value::Object(body)
+}
+
+/// The body that puts one mapping property back.
+pub fn mapping_restore_body(key: &str, expression: &str, push_status: &str) -> Value {
+    let mut properties = Map::new();
+    properties.insert(
+        key.to_string(),
+        json!({"expression": expression, "pushStatus": push_status}),
+    );
+    json!({ "properties": properties })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_bodies_are_exactly_the_recorded_values() {
+        let mut profile = Map::new();
+        profile.insert("organizationalUnit".into(), json!("OU=Old,DC=x"));
+        profile.insert("samAccountName".into(), Value::Null);
+        assert_eq!(
+            whole_assignment_body(Some(2), &profile),
+            json!({"priority": 2, "profile": {"organizationalUnit": "OU=Old,DC=x", "samAccountName": null}})
+        );
+        assert_eq!(
+            whole_assignment_body(None, &Map::new()),
+            json!({"profile": {}})
+        );
+        assert_eq!(
+            mapping_restore_body("dn", "user.dn", "DONT_PUSH"),
+            json!({"properties": {"dn": {"expression": "user.dn", "pushStatus": "DONT_PUSH"}}})
+        );
+    }
 
     #[test]
     fn put_body_keeps_everything_but_the_ou() {

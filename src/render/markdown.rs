@@ -38,7 +38,24 @@ pub fn render_markdown(
         .org_url
         .as_deref()
         .map_or_else(|| "a snapshot".to_string(), code);
-    writeln!(out, "### ouguard plan for {org}")?;
+    match &plan.undo_of {
+        Some(undo_of) => {
+            writeln!(out, "### ouguard undo plan for {org}")?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "This plan **undoes** the run recorded in {} (plan {}).",
+                code(&undo_of.run_record),
+                code(&undo_of.plan_checksum)
+            )?;
+            if let Some(loud) = super::recreates_warning(plan) {
+                writeln!(out)?;
+                writeln!(out, "> [!CAUTION]")?;
+                writeln!(out, "> **{}**", message(loud))?;
+            }
+        }
+        None => writeln!(out, "### ouguard plan for {org}")?,
+    }
     writeln!(out)?;
     // ouguard's own words, no value from Okta in them.
     writeln!(out, "**{}**", summary_line(plan))?;
@@ -139,6 +156,8 @@ fn write_change_row(
         (_, Action::Add) => "add",
         (_, Action::Update) => "update in place",
         (_, Action::Delete) => "delete",
+        (_, Action::Revert) => "revert (undo)",
+        (_, Action::Restore) => "restore (undo)",
     };
     let before = view
         .before

@@ -11,3 +11,4 @@ mod review;
 mod sim;
 mod sim_contract;
 mod support;
+mod undo;

@@ -554,6 +554,21 @@ async fn sim_contract_every_response_matches_oktas_spec() {
         .await,
         200
     );
+    // The exact body `undo` sends to put a deleted `dn` back (the client's own builder).
+    assert_eq!(
+        call(
+            &sim,
+            "POST",
+            &path,
+            Some(ouguard::okta::mapping_restore_body(
+                "dn",
+                "user.dn",
+                "DONT_PUSH"
+            ))
+        )
+        .await,
+        200
+    );
     call(&sim, "POST", &path, Some(json!({"nope": true}))).await;
     call(
         &sim,
