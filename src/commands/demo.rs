@@ -106,7 +106,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
                  with \"Target OU is not an import OU\" before, {failing_after} now{}.",
                 what_remains(&plan, failing_after)
             )?;
-            super::guard::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
+            super::guard_tour::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
             next_steps(&mut stdout)?;
             return Ok(outcome);
         }
@@ -117,7 +117,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<Outcome> {
             "\nProvisioning check of the simulated org: {failing_before} group(s) fail with \
              \"Target OU is not an import OU\" today."
         )?;
-        super::guard::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
+        super::guard_tour::demo_tour(&session, &sim.url(), &config, &mut stdout)?;
         next_steps(&mut stdout)?;
     }
     Ok(Outcome::Success)

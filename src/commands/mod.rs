@@ -6,6 +6,7 @@ mod demo;
 mod evidence;
 mod export;
 mod guard;
+mod guard_tour;
 mod import_ous;
 mod plan;
 pub mod session;
