@@ -130,6 +130,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Whether `hay` holds something shaped like a JWT: `eyJ`, base64url, then a `.`.
+fn contains_jwt(hay: &str) -> bool {
+    hay.match_indices("eyJ").any(|(at, _)| {
+        hay[at..]
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            == Some('.')
+    })
+}
+
+#[test]
+fn jwt_shapes_are_told_from_random_ids() {
+    assert!(contains_jwt("x eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.sig y"));
+    assert!(!contains_jwt(
+        "request_id=\"NahS7ieyJUq1DrDm8dKFdYgyK1y\" elapsed_ms=71"
+    ));
+}
+
 /// No access token, key material, JWT (assertion or proof) or `Authorization` value in
 /// stdout, stderr, or any file the run left under `dir` (plans, run records).
 fn assert_no_secrets(output: &Output, dir: &Path, sim: &BlockingSimOrg, key_pem: &str) {
@@ -158,8 +176,9 @@ fn assert_no_secrets(output: &Output, dir: &Path, sim: &BlockingSimOrg, key_pem:
         for line in &key_lines {
             assert!(!hay.contains(line), "key material in {name}");
         }
-        // Every JWT (client assertion, DPoP proof) starts with base64url of `{"`.
-        assert!(!hay.contains("eyJ"), "a JWT in {name}:\n{hay}");
+        // Every JWT (client assertion, DPoP proof) starts with base64url of `{"` and has a
+        // `.` after its header (a random request id may contain `eyJ` by chance).
+        assert!(!contains_jwt(hay), "a JWT in {name}:\n{hay}");
         let lower = hay.to_ascii_lowercase();
         assert!(
             !lower.contains("bearer "),
@@ -434,7 +453,7 @@ fn assert_refused(out: &Output, dir: &Path, sim: &BlockingSimOrg, pem: &str, hin
     {
         assert!(!stderr.contains(line));
     }
-    assert!(!stderr.contains("eyJ"), "{stderr}");
+    assert!(!contains_jwt(&stderr), "{stderr}");
     for token in sim.oauth_access_tokens() {
         assert!(!stderr.contains(&token));
     }
