@@ -13,13 +13,23 @@ use ouguard::rules::evaluate;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const RUNS: usize = 5;
+const RUNS: usize = 25;
 
 fn main() {
     println!(
-        "{:>8} {:>10} {:>10} {:>10} {:>7}  target",
-        "RDNs", "value", "text ms", "JSON ms", "ratio"
+        "{:>8} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>7} {:>8} {:>9}  target",
+        "RDNs",
+        "value",
+        "text",
+        "text ms",
+        "color ms",
+        "JSON",
+        "JSON ms",
+        "ratio",
+        "MD ms",
+        "MD ratio"
     );
+    let mut shows = Vec::new();
     for rdns in [40_000usize, 100_000] {
         let deep = format!("{}DC=corp,DC=example,DC=com", "OU=x,".repeat(rdns));
         let mut corp = directory(
@@ -42,23 +52,68 @@ fn main() {
         };
         let planned =
             plan(&state, evaluate(&state), &options, &mut NoChooser).expect("a retarget plan");
-        let best = |render: &dyn Fn() -> usize| {
+        // Each renders into a buffer kept from run to run, so the figures are the renderers'
+        // own work and not the allocator's (fresh pages for a fresh megabyte each run).
+        let buffer = std::cell::RefCell::new(Vec::<u8>::with_capacity(8 << 20));
+        let best = |render: &dyn Fn(&mut Vec<u8>)| {
             (0..RUNS)
                 .map(|_| {
+                    let mut buffer = buffer.borrow_mut();
+                    buffer.clear();
                     let started = Instant::now();
-                    let bytes = render();
-                    assert!(bytes > deep.len());
-                    started.elapsed().as_secs_f64() * 1e3
+                    render(&mut buffer);
+                    let elapsed = started.elapsed();
+                    assert!(buffer.len() > deep.len());
+                    elapsed.as_secs_f64() * 1e3
                 })
                 .fold(f64::INFINITY, f64::min)
         };
-        let text_ms = best(&|| ouguard::render::render_to_string(&planned, false).len());
-        let json_ms = best(&|| planned.to_json().len());
+        let text_ms = best(&|out| {
+            ouguard::render::render_plan(&planned, out, false).expect("renders");
+        });
+        let color_ms = best(&|out| {
+            ouguard::render::render_plan(&planned, out, true).expect("renders");
+        });
+        let markdown_ms = best(&|out| {
+            ouguard::render::markdown::render_markdown(&planned, Some("plan.json"), out)
+                .expect("renders");
+        });
+        let json_ms = best(&|out| {
+            serde_json::to_writer_pretty(&mut *out, &planned).expect("serializes");
+        });
+        // `ouguard show FILE` as a whole (the plan file loaded and checked, then rendered).
+        let saved = planned.to_json();
+        let show_text_ms = best(&|out| {
+            let plan = ouguard::plan::Plan::from_json(&saved).expect("the plan loads");
+            ouguard::render::render_plan(&plan, out, false).expect("renders");
+        });
+        let show_json_ms = best(&|out| {
+            let plan = ouguard::plan::Plan::from_json(&saved).expect("the plan loads");
+            serde_json::to_writer_pretty(&mut *out, &plan).expect("serializes");
+        });
+        shows.push((rdns, show_text_ms, show_json_ms));
+        let text_kb = ouguard::render::render_to_string(&planned, false).len() / 1024;
+        let json_kb = planned.to_json().len() / 1024;
         println!(
-            "{rdns:>8} {:>8} KB {text_ms:>10.1} {json_ms:>10.1} {:>7.2}  text ≤ 2× JSON",
+            "{rdns:>8} {:>7} KB {text_kb:>7} KB {text_ms:>8.2} {color_ms:>10.2} {json_kb:>7} KB {json_ms:>8.2} {:>7.2} {markdown_ms:>8.2} {:>9.2}  text ≤ 2× JSON",
             deep.len() / 1024,
+            text_ms.max(color_ms) / json_ms,
+            markdown_ms / json_ms
+        );
+    }
+    println!("\n`show` (load and check the plan file, then render it):");
+    println!(
+        "{:>8} {:>12} {:>12} {:>7}",
+        "RDNs", "text ms", "JSON ms", "ratio"
+    );
+    for (rdns, text_ms, json_ms) in shows {
+        println!(
+            "{rdns:>8} {text_ms:>12.2} {json_ms:>12.2} {:>7.2}",
             text_ms / json_ms
         );
     }
-    println!("\nbest of {RUNS} runs each; the plan holds one retarget of the deep OU");
+    println!(
+        "\nbest of {RUNS} runs each, into a reused buffer; the plan holds one retarget of the deep OU; ratio: the \
+         slower of text and colored text to JSON; MD: the Markdown review (it holds the text plan)"
+    );
 }

@@ -35,7 +35,7 @@ use std::str::FromStr;
 
 mod normalized;
 
-pub use normalized::{DomainKeys, NormalizedDn};
+pub use normalized::{DnMap, DomainKeys, NormalizedDn};
 
 /// A parsed DN. `rdns()[0]` is the leftmost, most specific RDN.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use crate::dn::{Dn, NormalizedDn};
+use crate::dn::{Dn, DnMap, NormalizedDn};
 use crate::plan::{
     AssignmentPrecondition, ChangeDetails, GroupTargetOuUpdate, ImportOuAdd, MappingPropertyDelete,
     Plan, ResourceChange, Warning,
@@ -545,16 +545,16 @@ fn check_destination(
 struct Additions {
     list: Vec<(NormalizedDn, String, Vec<String>)>,
     /// Position in `list` by normalized DN.
-    by_key: HashMap<String, usize>,
+    by_key: DnMap<usize>,
 }
 
 impl Additions {
     /// Adds an OU, merging equal OUs (one change fixes them all).
     fn add(&mut self, dn: NormalizedDn, raw: String, finding: String) {
-        if let Some(&position) = self.by_key.get(dn.as_str()) {
+        if let Some(&position) = self.by_key.get(&dn) {
             self.list[position].2.push(finding);
         } else {
-            self.by_key.insert(dn.as_str().to_string(), self.list.len());
+            self.by_key.insert(&dn, self.list.len());
             self.list.push((dn, raw, vec![finding]));
         }
     }
@@ -568,13 +568,10 @@ impl Additions {
         for (dn, raw, fixes) in list {
             // The topmost planned ancestor: it is itself below no other planned OU, so it is
             // kept.
-            let ancestor = dn
-                .suffixes()
-                .skip(1)
-                .filter_map(|suffix| by_key.get(suffix))
-                .last();
+            let depth = dn.depth();
+            let ancestor = by_key.at_or_above(&dn).filter(|(d, _)| *d < depth).last();
             match ancestor {
-                Some(&position) => {
+                Some((_, &position)) => {
                     moved.entry(position).or_default().extend(fixes);
                     kept.push(None);
                 }

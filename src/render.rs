@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use console::Style;
-use serde_json::Value;
 use similar::ChangeTag;
 
 use crate::plan::{Action, ChangeDetails, Execution, Plan, ResourceChange};
@@ -401,8 +400,8 @@ fn render_change(
     }
     let symbol = style.apply_to(change.action().symbol());
     let view = change_view(change);
-    let before = view.before.as_deref().unwrap_or_default();
-    let after = view.after.as_deref().unwrap_or_default();
+    let before = view.before.unwrap_or_default();
+    let after = view.after.unwrap_or_default();
     match &change.details {
         ChangeDetails::ImportOuAdd(_) => {
             writeln!(out, "  {symbol} import_ou {{")?;
@@ -418,11 +417,7 @@ fn render_change(
             writeln!(out, "    }}")
         }
         ChangeDetails::GroupTargetOuUpdate(_) | ChangeDetails::GroupTargetOuRevert(_) => {
-            writeln!(
-                out,
-                "  {symbol} group_target_ou {} {{",
-                quote(&view.subject)
-            )?;
+            writeln!(out, "  {symbol} group_target_ou {} {{", quote(view.subject))?;
             render_update(out, styles, view.attribute, before, after)?;
             if let ChangeDetails::GroupTargetOuRevert(revert) = &change.details {
                 writeln!(
@@ -445,7 +440,7 @@ fn render_change(
             writeln!(
                 out,
                 "  {symbol} mapping_property {} {{",
-                quote(&view.subject)
+                quote(view.subject)
             )?;
             writeln!(
                 out,
@@ -466,7 +461,7 @@ fn render_change(
             writeln!(
                 out,
                 "  {symbol} mapping_property {} {{",
-                quote(&view.subject)
+                quote(view.subject)
             )?;
             writeln!(
                 out,
@@ -480,52 +475,53 @@ fn render_change(
     }
 }
 
-/// What every renderer shows of one change, read from the change in one place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeView {
+/// What every renderer shows of one change, read from the change in one place (borrowed:
+/// a value can be an OU of hundreds of kilobytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeView<'a> {
     /// What the change is about: the OU added, the group's name, the mapping's key.
-    pub subject: String,
+    pub subject: &'a str,
     /// The attribute that changes: `ou`, `organizationalUnit`, `expression`.
     pub attribute: &'static str,
     /// The value before (`None`: the attribute did not exist).
-    pub before: Option<String>,
+    pub before: Option<&'a str>,
     /// The value after (`None`: the attribute is removed).
-    pub after: Option<String>,
+    pub after: Option<&'a str>,
 }
 
 /// The display values of a change (the only reader of its payloads in the renderers).
 #[must_use]
-pub fn change_view(change: &ResourceChange) -> ChangeView {
+pub fn change_view(change: &ResourceChange) -> ChangeView<'_> {
     match &change.details {
         ChangeDetails::ImportOuAdd(add) => ChangeView {
-            subject: add.ou.clone(),
+            subject: &add.ou,
             attribute: "ou",
             before: None,
-            after: Some(add.ou.clone()),
+            after: Some(&add.ou),
         },
         ChangeDetails::GroupTargetOuUpdate(update) => ChangeView {
-            subject: update.group.name.clone(),
+            subject: &update.group.name,
             attribute: "organizationalUnit",
-            before: update.before.clone(),
-            after: Some(update.after.clone()),
+            before: update.before.as_deref(),
+            after: Some(&update.after),
         },
         ChangeDetails::MappingPropertyDelete(delete) => ChangeView {
-            subject: delete.key.clone(),
+            subject: &delete.key,
             attribute: "expression",
-            before: Some(delete.expression.clone()),
+            before: Some(&delete.expression),
             after: None,
         },
         ChangeDetails::GroupTargetOuRevert(revert) => ChangeView {
-            subject: revert.group.name.clone(),
+            subject: &revert.group.name,
             attribute: "organizationalUnit",
-            before: revert.before.clone(),
-            after: revert.after.organizational_unit.clone(),
+            before: revert.before.as_deref(),
+            after: revert.after.organizational_unit.as_deref(),
         },
         ChangeDetails::MappingPropertyRestore(restore) => ChangeView {
-            subject: restore.key.clone(),
+            subject: &restore.key,
             attribute: "expression",
             before: None,
-            after: Some(restore.expression.clone()),
+            after: Some(&restore.expression),
         },
     }
 }
@@ -547,25 +543,74 @@ fn render_update(
             quote(after)
         );
     }
-    writeln!(out, "      {tilde} {name} = <<-DIFF (one RDN per line)")?;
-    let old = one_rdn_per_line(before);
-    let new = one_rdn_per_line(after);
-    for (tag, line) in rdn_diff(&old, &new) {
-        match tag {
-            ChangeTag::Delete => writeln!(
-                out,
-                "          {}",
-                styles.delete.apply_to(format!("- {line}"))
-            )?,
-            ChangeTag::Insert => writeln!(
-                out,
-                "          {}",
-                styles.add.apply_to(format!("+ {line}"))
-            )?,
-            ChangeTag::Equal => writeln!(out, "            {line}")?,
+    // Lines go into a buffer written out in blocks, each style's escapes computed once: a
+    // value of 100,000 RDNs is 100,000 lines, and a formatted write per line costs more
+    // than the JSON of the whole plan.
+    const BLOCK: usize = 64 * 1024;
+    let plain = crate::text::is_printable_ascii(before) && crate::text::is_printable_ascii(after);
+    let edges = [
+        LineEdges::new(Some(&styles.delete), "- "),
+        LineEdges::new(Some(&styles.add), "+ "),
+        LineEdges::new(None, "  "),
+    ];
+    let mut block: Vec<u8> = Vec::with_capacity(BLOCK + 1024);
+    writeln!(block, "      {tilde} {name} = <<-DIFF (one RDN per line)")?;
+    for (tag, run) in rdn_diff(before.as_bytes(), after.as_bytes()) {
+        let edge = match tag {
+            ChangeTag::Delete => &edges[0],
+            ChangeTag::Insert => &edges[1],
+            ChangeTag::Equal => &edges[2],
+        };
+        for line in rdn_lines(run) {
+            block.extend_from_slice(&edge.head);
+            push_visible(&mut block, line, plain);
+            block.extend_from_slice(&edge.tail);
+            if block.len() >= BLOCK {
+                out.write_all(&block)?;
+                block.clear();
+            }
         }
     }
-    writeln!(out, "        DIFF")
+    block.extend_from_slice(b"        DIFF\n");
+    out.write_all(&block)
+}
+
+/// What goes before and after each line of a diff, the style's escapes (none without
+/// color) computed once: `          <open>- ` and `<close>\n`.
+struct LineEdges {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl LineEdges {
+    fn new(style: Option<&Style>, sign: &str) -> Self {
+        let styled = style.map_or_else(String::new, |s| s.apply_to('\u{0}').to_string());
+        let (open, close) = styled.split_once('\u{0}').unwrap_or_default();
+        LineEdges {
+            head: format!("          {open}{sign}").into_bytes(),
+            tail: format!("{close}\n").into_bytes(),
+        }
+    }
+}
+
+/// Appends a DN's text with its hidden characters escaped (see [`crate::text::is_hidden`]),
+/// so a value cannot start a line of its own, restyle the terminal or hide a character.
+/// `plain`: the text is known to be printable ASCII, nothing to look for. `text` is whole
+/// characters of a `str` (see [`rdn_lines`]).
+fn push_visible(out: &mut Vec<u8>, text: &[u8], plain: bool) {
+    if plain {
+        out.extend_from_slice(text);
+        return;
+    }
+    let text = String::from_utf8_lossy(text);
+    if text.chars().any(crate::text::is_hidden) {
+        let mut shown = String::with_capacity(text.len() + 16);
+        text.chars()
+            .for_each(|ch| crate::text::push_visible(&mut shown, ch));
+        out.extend_from_slice(shown.as_bytes());
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 /// The most lines (old and new together) of the differing middle of two values that go
@@ -573,71 +618,134 @@ fn render_update(
 /// new ones added. A diff of `n` lines costs up to `n²`: a 40,000-RDN OU would take seconds.
 const DIFF_LINES_MAX: usize = 1_000;
 
-/// The lines of a diff of two RDN-per-line texts, in linear time for any length: the lines
-/// both share at the start and at the end are equal without diffing, and only a small
-/// differing middle is diffed line by line.
-fn rdn_diff<'a>(old: &'a str, new: &'a str) -> Vec<(ChangeTag, &'a str)> {
-    let old_lines: Vec<&str> = old.lines().collect();
-    let new_lines: Vec<&str> = new.lines().collect();
-    let prefix = old_lines
-        .iter()
-        .zip(&new_lines)
-        .take_while(|(a, b)| a == b)
-        .count();
-    let suffix = old_lines[prefix..]
-        .iter()
-        .rev()
-        .zip(new_lines[prefix..].iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let old_middle = &old_lines[prefix..old_lines.len() - suffix];
-    let new_middle = &new_lines[prefix..new_lines.len() - suffix];
-    let mut lines: Vec<(ChangeTag, &str)> = Vec::with_capacity(old_lines.len() + new_lines.len());
-    lines.extend(old_lines[..prefix].iter().map(|l| (ChangeTag::Equal, *l)));
-    if old_middle.len() + new_middle.len() <= DIFF_LINES_MAX {
-        let diff = similar::capture_diff_slices(similar::Algorithm::Myers, old_middle, new_middle);
+/// A diff of two DNs RDN by RDN, as runs of equal, deleted and inserted RDNs (each run a
+/// span of whole RDNs of one of the two values, split by [`rdn_lines`]), in time linear in
+/// the values' length and with no memory per RDN: the RDNs both share at the start and at
+/// the end are equal without diffing, and only a small differing middle is diffed.
+fn rdn_diff<'a>(old: &'a [u8], new: &'a [u8]) -> Vec<(ChangeTag, &'a [u8])> {
+    // The shared start, whole RDNs only: the same bytes in both values.
+    let mut prefix = 0;
+    for (a, b) in rdn_lines(old).zip(rdn_lines(new)) {
+        if a != b {
+            break;
+        }
+        prefix += a.len();
+    }
+    // The shared end, whole RDNs only, not reaching into the shared start.
+    let (mut old_end, mut new_end) = (old.len(), new.len());
+    while old_end > prefix && new_end > prefix {
+        let old_start = rdn_start_before(old, old_end);
+        let new_start = rdn_start_before(new, new_end);
+        if old_start < prefix
+            || new_start < prefix
+            || old[old_start..old_end] != new[new_start..new_end]
+        {
+            break;
+        }
+        old_end = old_start;
+        new_end = new_start;
+    }
+    let old_middle = &old[prefix..old_end];
+    let new_middle = &new[prefix..new_end];
+    let mut runs = vec![(ChangeTag::Equal, &old[..prefix])];
+    let small = rdn_lines(old_middle)
+        .chain(rdn_lines(new_middle))
+        .take(DIFF_LINES_MAX + 1)
+        .count()
+        <= DIFF_LINES_MAX;
+    if small {
+        let lines = |text: &'a [u8]| -> Vec<&'a [u8]> { rdn_lines(text).collect() };
+        let (old_lines, new_lines) = (lines(old_middle), lines(new_middle));
+        // The span of lines `range` of `text`: lines are consecutive slices of it.
+        let span = |text: &'a [u8], lines: &[&'a [u8]], range: std::ops::Range<usize>| {
+            let start: usize = lines[..range.start].iter().map(|l| l.len()).sum();
+            let len: usize = lines[range].iter().map(|l| l.len()).sum();
+            &text[start..start + len]
+        };
+        let diff = similar::capture_diff_slices(similar::Algorithm::Myers, &old_lines, &new_lines);
         for op in &diff {
-            for change in op.iter_changes(old_middle, new_middle) {
-                lines.push((change.tag(), change.value()));
+            let (tag, old_range, new_range) = op.as_tag_tuple();
+            let old_span = span(old_middle, &old_lines, old_range);
+            let new_span = span(new_middle, &new_lines, new_range);
+            match tag {
+                similar::DiffTag::Equal => runs.push((ChangeTag::Equal, old_span)),
+                similar::DiffTag::Delete => runs.push((ChangeTag::Delete, old_span)),
+                similar::DiffTag::Insert => runs.push((ChangeTag::Insert, new_span)),
+                similar::DiffTag::Replace => {
+                    runs.push((ChangeTag::Delete, old_span));
+                    runs.push((ChangeTag::Insert, new_span));
+                }
             }
         }
     } else {
-        lines.extend(old_middle.iter().map(|l| (ChangeTag::Delete, *l)));
-        lines.extend(new_middle.iter().map(|l| (ChangeTag::Insert, *l)));
+        runs.push((ChangeTag::Delete, old_middle));
+        runs.push((ChangeTag::Insert, new_middle));
     }
-    lines.extend(
-        old_lines[old_lines.len() - suffix..]
-            .iter()
-            .map(|l| (ChangeTag::Equal, *l)),
-    );
-    lines
+    runs.push((ChangeTag::Equal, &old[old_end..]));
+    runs.retain(|(_, run)| !run.is_empty());
+    runs
 }
 
-/// Splits a DN into one RDN per line at unescaped commas, for diffs of long values.
-fn one_rdn_per_line(dn: &str) -> String {
-    let mut text = String::with_capacity(dn.len() + 8);
-    let mut escaped = false;
-    for ch in dn.chars() {
-        if escaped {
-            escaped = false;
-            text.push(ch);
-            continue;
+/// The RDNs of a DN (or of a span of whole RDNs), each with the unescaped comma after it:
+/// `OU=a,OU=b` → `OU=a,`, `OU=b`. Works on bytes: a backslash escapes the byte after it,
+/// and neither a comma nor a backslash occurs inside a multi-byte UTF-8 character, so every
+/// cut is at a character boundary.
+fn rdn_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
         }
-        match ch {
-            '\\' => {
-                escaped = true;
-                text.push(ch);
+        let mut i = start;
+        let end = loop {
+            match memchr::memchr2(b',', b'\\', bytes.get(i..).unwrap_or_default()) {
+                None => break bytes.len(),
+                Some(found) if bytes[i + found] == b',' => break i + found + 1,
+                Some(found) => i += found + 2,
             }
-            ',' => text.push_str(",\n"),
-            _ => text.push(ch),
-        }
-    }
-    text.push('\n');
-    text
+        };
+        let line = &bytes[start..end];
+        start = end;
+        Some(line)
+    })
 }
 
+/// Where the RDN that ends at byte `end` of a DN starts (`end` is 0, the end of the DN, or
+/// just after an unescaped comma): just after the unescaped comma before it, or 0. A comma
+/// is escaped when an odd number of backslashes precede it.
+fn rdn_start_before(bytes: &[u8], end: usize) -> usize {
+    // The RDN's own comma, if it has one, is not the one before it.
+    let mut i = if end > 0 && bytes[end - 1] == b',' {
+        end - 1
+    } else {
+        end
+    };
+    while i > 0 {
+        i -= 1;
+        if bytes[i] == b',' {
+            let backslashes = bytes[..i].iter().rev().take_while(|b| **b == b'\\').count();
+            if backslashes % 2 == 0 {
+                return i + 1;
+            }
+        }
+    }
+    0
+}
+
+/// A value in double quotes, its quotes and backslashes escaped as in JSON and its hidden
+/// characters as escapes.
 fn quote(value: &str) -> String {
-    Value::String(value.to_string()).to_string()
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for ch in value.chars() {
+        match ch {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            _ => crate::text::push_visible(&mut quoted, ch),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// Renders the plan to a string (tests, snapshots).
@@ -646,7 +754,8 @@ pub fn render_to_string(plan: &Plan, color: bool) -> String {
     let mut buffer = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = render_plan(plan, &mut buffer, color);
-    String::from_utf8_lossy(&buffer).into_owned()
+    // Everything written is a Rust string: valid UTF-8, kept without a copy.
+    String::from_utf8(buffer).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -760,30 +869,114 @@ mod tests {
 
     #[test]
     fn a_diff_of_any_length_keeps_its_shared_start_and_end() {
+        let lines_of = |old: &str, new: &str| -> Vec<(ChangeTag, String)> {
+            rdn_diff(old.as_bytes(), new.as_bytes())
+                .into_iter()
+                .flat_map(|(tag, run)| {
+                    rdn_lines(run).map(move |l| (tag, String::from_utf8_lossy(l).into_owned()))
+                })
+                .collect()
+        };
         let many = format!("{}DC=corp,DC=example,DC=com", "OU=x,".repeat(40_000));
-        let old = one_rdn_per_line(&many);
-        let new = one_rdn_per_line("OU=Staff,DC=corp,DC=example,DC=com");
-        let lines = rdn_diff(&old, &new);
+        let lines = lines_of(&many, "OU=Staff,DC=corp,DC=example,DC=com");
         let count = |tag| lines.iter().filter(|(t, _)| *t == tag).count();
         assert_eq!(count(ChangeTag::Delete), 40_000);
         assert_eq!(count(ChangeTag::Insert), 1);
         assert_eq!(count(ChangeTag::Equal), 3);
-        assert_eq!(lines.last(), Some(&(ChangeTag::Equal, "DC=com")));
-        // A small middle still gets a real diff: the shared RDN stays equal.
-        let old = one_rdn_per_line("OU=a,OU=b,OU=c,DC=x");
-        let new = one_rdn_per_line("OU=z,OU=b,OU=y,DC=x");
-        let tags: Vec<ChangeTag> = rdn_diff(&old, &new).into_iter().map(|(t, _)| t).collect();
         assert_eq!(
-            tags,
+            lines.last(),
+            Some(&(ChangeTag::Equal, "DC=com".to_string()))
+        );
+        // A small middle still gets a real diff: the shared RDN stays equal.
+        let tags: Vec<ChangeTag> = lines_of("OU=a,OU=b,OU=c,DC=x", "OU=z,OU=b,OU=y,DC=x")
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        use ChangeTag::{Delete, Equal, Insert};
+        assert_eq!(tags, [Delete, Insert, Equal, Delete, Insert, Equal]);
+        // Escaped commas and backslashes are inside an RDN, at the start and at the end.
+        let old = r"OU=a\,b,OU=c\\,OU=d,DC=x\,y";
+        let new = r"OU=a\,b,OU=e,OU=d,DC=x\,y";
+        assert_eq!(
+            lines_of(old, new),
             [
-                ChangeTag::Delete,
-                ChangeTag::Insert,
-                ChangeTag::Equal,
-                ChangeTag::Delete,
-                ChangeTag::Insert,
-                ChangeTag::Equal
+                (Equal, r"OU=a\,b,".to_string()),
+                (Delete, r"OU=c\\,".to_string()),
+                (Insert, "OU=e,".to_string()),
+                (Equal, "OU=d,".to_string()),
+                (Equal, r"DC=x\,y".to_string()),
             ]
         );
+        // The same value; one a prefix of the other; nothing in common.
+        assert_eq!(lines_of("OU=a,DC=x", "OU=a,DC=x").len(), 2);
+        assert_eq!(
+            lines_of("DC=x", "DC=x,DC=y"),
+            [
+                (Delete, "DC=x".to_string()),
+                (Insert, "DC=x,".to_string()),
+                (Insert, "DC=y".to_string())
+            ]
+        );
+        assert_eq!(
+            lines_of("OU=a,", "OU=a,OU=b"),
+            [(Equal, "OU=a,".to_string()), (Insert, "OU=b".to_string())]
+        );
+        assert!(lines_of("", "").is_empty());
+        // Every line of either value is shown exactly once, in order, for any pair.
+        let values = [
+            "", "a", "a,", "a,b", r"a\,b", r"\\,a", "b,a,b", ",", ",,", r"x\",
+        ];
+        for old in values {
+            for new in values {
+                let lines = lines_of(old, new);
+                let side = |keep: ChangeTag| -> String {
+                    lines
+                        .iter()
+                        .filter(|(t, _)| *t == Equal || *t == keep)
+                        .map(|(_, l)| l.as_str())
+                        .collect()
+                };
+                assert_eq!(side(Delete), old, "{old:?} -> {new:?}: {lines:?}");
+                assert_eq!(side(Insert), new, "{old:?} -> {new:?}: {lines:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rdns_split_at_unescaped_commas_only() {
+        let lines = |dn: &'static str| {
+            rdn_lines(dn.as_bytes())
+                .map(|l| std::str::from_utf8(l).expect("whole characters"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            lines(r"OU=Smith\, J,OU=Zoë,DC=x"),
+            [r"OU=Smith\, J,", "OU=Zoë,", "DC=x"]
+        );
+        // A trailing backslash escapes nothing and is kept; an empty value has no RDN.
+        assert_eq!(lines(r"OU=a,DC=x\"), ["OU=a,", r"DC=x\"]);
+        assert!(lines("").is_empty());
+        let dn = r"OU=a\,b,OU=c\\,DC=x";
+        let dn = dn.as_bytes();
+        assert_eq!(rdn_start_before(dn, dn.len()), 15);
+        assert_eq!(rdn_start_before(dn, 15), 8);
+        assert_eq!(rdn_start_before(dn, 8), 0);
+    }
+
+    #[test]
+    fn a_long_value_cannot_start_a_line_of_its_own_or_restyle_the_terminal() {
+        let hostile = format!(
+            "OU=a\n      + organizationalUnit = \"OU=Fake\",OU=\u{1b}[2J{}DC=corp,DC=example,DC=com",
+            "OU=x,".repeat(20)
+        );
+        let state = corp(&[("00g1", "Deep", Some(&hostile))], false);
+        let text = render(&state, Strategy::Retarget, &[("Deep", STAFF)], false);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(!text
+            .lines()
+            .any(|l| l.trim_start().starts_with("+ organizationalUnit")));
+        assert!(text.contains(r"OU=a\n      + organizationalUnit"), "{text}");
+        assert!(text.contains(r"OU=\u001b[2J"), "{text}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dn::{Dn, DomainKeys, NormalizedDn};
+use crate::dn::{Dn, DnMap, DomainKeys, NormalizedDn};
 use crate::state::{AppStatus, Directory, OrgState};
 use crate::text::truncate_for_message;
 
@@ -157,9 +157,9 @@ pub struct Evaluation {
 pub struct ImportOuIndex {
     /// The valid import OUs, as declared.
     declared: Vec<String>,
-    /// The normalized form of each import OU. Hashed with foldhash: a lookup per RDN of
-    /// every assignment, on strings from the org itself (no untrusted hash-flooding input).
-    keys: foldhash::HashSet<String>,
+    /// The normalized form of each import OU: a lookup per import-OU depth of every
+    /// assignment, linear in the assignment's length however deep its OU is.
+    keys: DnMap<()>,
     /// `declared`, parsed, built the first time ranking destinations asks for it.
     parsed: std::sync::OnceLock<Vec<Dn>>,
 }
@@ -183,10 +183,10 @@ impl ImportOuIndex {
         self.covers_normalized(&NormalizedDn::of(dn))
     }
 
-    /// [`Self::covers`] for a DN kept in normalized form: a hash lookup per RDN.
+    /// [`Self::covers`] for a DN kept in normalized form.
     #[must_use]
     pub fn covers_normalized(&self, dn: &NormalizedDn) -> bool {
-        dn.suffixes().any(|suffix| self.keys.contains(suffix))
+        self.keys.at_or_above(dn).next().is_some()
     }
 }
 
@@ -202,7 +202,7 @@ pub fn import_ou_index(directory: &Directory) -> Option<(ImportOuIndex, Vec<Noti
     for (position, raw) in declared.ous.iter().enumerate() {
         let problem = match dn.parse_into(raw) {
             Ok(()) if dn.is_in_domain(&domain_keys) => {
-                index.keys.insert(dn.as_str().to_string());
+                index.keys.insert(&dn, ());
                 index.declared.push(raw.clone());
                 continue;
             }

@@ -141,7 +141,8 @@ pub fn render_markdown_to_string(plan: &Plan, plan_file: Option<&str>) -> String
     let mut buffer = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = render_markdown(plan, plan_file, &mut buffer);
-    String::from_utf8_lossy(&buffer).into_owned()
+    // Everything written is a Rust string: valid UTF-8, kept without a copy.
+    String::from_utf8(buffer).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn write_change_row(
@@ -161,11 +162,9 @@ fn write_change_row(
     };
     let before = view
         .before
-        .as_deref()
         .map_or_else(|| "*(none)*".to_string(), cell_code);
     let after = view
         .after
-        .as_deref()
         .map_or_else(|| "*(removed)*".to_string(), cell_code);
     let before_after = format!("{}: {before} → {after}", view.attribute);
     let mut finding = finding_cell(findings, &change.finding);
@@ -204,7 +203,7 @@ fn write_manual_step(out: &mut dyn Write, change: &ResourceChange) -> io::Result
         "- [ ] In the admin console, open Directory > Directory Integrations > {} > \
          Provisioning > Integration > User OUs connected to Okta and tick {}",
         code(domain),
-        code(view.after.as_deref().unwrap_or_default())
+        code(view.after.unwrap_or_default())
     )
 }
 
@@ -227,21 +226,20 @@ fn code_span(value: &str, in_table: bool) -> String {
     if value.is_empty() {
         return "*(empty)*".to_string();
     }
-    let mut content = String::with_capacity(value.len() + 2);
-    let mut longest_run = 0;
-    let mut run = 0;
-    for ch in value.chars() {
-        if ch == '`' {
-            run += 1;
-            longest_run = longest_run.max(run);
-        } else {
-            run = 0;
+    let longest_run = longest_backtick_run(value);
+    // A long plain value (an OU of thousands of RDNs) is copied whole, not char by char.
+    let content = if crate::text::is_printable_ascii(value) && !(in_table && value.contains('|')) {
+        value.to_string()
+    } else {
+        let mut content = String::with_capacity(value.len() + 2);
+        for ch in value.chars() {
+            match ch {
+                '|' if in_table => content.push_str("\\|"),
+                _ => push_visible(&mut content, ch),
+            }
         }
-        match ch {
-            '|' if in_table => content.push_str("\\|"),
-            _ => push_visible(&mut content, ch),
-        }
-    }
+        content
+    };
     let fence = "`".repeat(longest_run + 1);
     // CommonMark strips one space from each side when both are there: pad when the value
     // starts or ends with a backtick (it would merge with the fence) or a space (kept so).
@@ -307,9 +305,7 @@ fn push_visible(out: &mut String, ch: char) {
     match u32::from(ch) {
         code @ 0..=0x1f => out.push(char::from_u32(0x2400 + code).unwrap_or('\u{fffd}')),
         0x7f => out.push('\u{2421}'),
-        0x80..=0x9f | 0x061c | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff => {
-            out.push('\u{fffd}')
-        }
+        _ if crate::text::is_hidden(ch) => out.push('\u{fffd}'),
         _ => out.push(ch),
     }
 }
@@ -317,28 +313,44 @@ fn push_visible(out: &mut String, ch: char) {
 /// A fenced code block whose fence no line of `text` can close; control characters other
 /// than line breaks are shown as symbols.
 fn write_fenced(out: &mut dyn Write, text: &str) -> io::Result<()> {
-    let mut longest_run = 0;
-    let mut run = 0;
-    for ch in text.chars() {
-        if ch == '`' {
-            run += 1;
-            longest_run = longest_run.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat((longest_run + 1).max(3));
+    let fence = "`".repeat((longest_backtick_run(text) + 1).max(3));
     writeln!(out, "{fence}text")?;
-    let mut body = String::with_capacity(text.len());
-    for ch in text.trim_end_matches('\n').chars() {
-        if ch == '\n' {
-            body.push('\n');
-        } else {
-            push_visible(&mut body, ch);
+    let text = text.trim_end_matches('\n');
+    // Printable ASCII and line breaks (the usual text plan) need no look at each character.
+    let plain = text.bytes().fold(true, |plain, b| {
+        plain & ((0x20..0x7f).contains(&b) | (b == b'\n'))
+    });
+    if !plain
+        && text
+            .chars()
+            .any(|ch| ch != '\n' && crate::text::is_hidden(ch))
+    {
+        let mut body = String::with_capacity(text.len());
+        for ch in text.chars() {
+            if ch == '\n' {
+                body.push('\n');
+            } else {
+                push_visible(&mut body, ch);
+            }
         }
+        writeln!(out, "{body}")?;
+    } else {
+        writeln!(out, "{text}")?;
     }
-    writeln!(out, "{body}")?;
     writeln!(out, "{fence}")
+}
+
+/// The longest run of backticks in `text` (a fence must be longer).
+fn longest_backtick_run(text: &str) -> usize {
+    if !text.contains('`') {
+        return 0;
+    }
+    let (mut longest, mut run) = (0, 0);
+    for b in text.bytes() {
+        run = if b == b'`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// A path as one shell word: as is when it is plain, else single-quoted.
