@@ -25,7 +25,7 @@
 //!   600 requests/min.
 //! - `plan-evidence`: `plan --evidence` on that org: the plan, then app users, the System
 //!   Log's provisioning events (bounded, 1,000 a page) and the finding groups' members,
-//!   600 requests/min.
+//!   then the groups of each failing member (to place them by priority), 600 requests/min.
 //! - `python` (or `--python-sdk`): `examples/python_sdk_reads.py` (Okta's Python SDK, the
 //!   same reads one after another) against the same org, when `python3` can import `okta`.
 //!
@@ -74,6 +74,9 @@ const JITTER_SEED: u64 = 11;
 const TOKEN_ENV: &str = "OUGUARD_BENCH_TOKEN";
 /// Members per group in the evidence scenarios: 10 × 10,000 groups = 100,000 app users.
 const MEMBERS_PER_GROUP: usize = 10;
+/// Users imported from AD per import OU in the evidence scenarios (500 import OUs): the
+/// users `import-ous --discover` finds its candidates by.
+const IMPORTED_PER_IMPORT_OU: usize = 4;
 const APP_USER_PAGE: usize = 500;
 const LOG_PAGE: usize = 1000;
 const MEMBER_PAGE: usize = 200;
@@ -629,7 +632,7 @@ fn parent(args: &[String]) {
                 fault_seed: JITTER_SEED,
                 population: if matches!(scenario.kind, Kind::Discover | Kind::PlanEvidence) {
                     Population {
-                        imported_per_import_ou: 0,
+                        imported_per_import_ou: IMPORTED_PER_IMPORT_OU,
                         members_per_group: MEMBERS_PER_GROUP,
                     }
                 } else {
@@ -670,7 +673,12 @@ fn parent(args: &[String]) {
                     Kind::PlanEvidence => {
                         let (plan, plan_forced) = plan_bound(&org, own, window);
                         let (evidence, evidence_forced) = evidence_bound(&sim, &org, own, window);
-                        (plan + evidence, plan_forced + evidence_forced)
+                        let placed = figures["placed"].parse().unwrap_or(0);
+                        let (placing, placing_forced) = placement_bound(placed, own, window);
+                        (
+                            plan + evidence + placing,
+                            plan_forced + evidence_forced + placing_forced,
+                        )
                     }
                     _ => apply_bound(&org, &sim.url(), own, window),
                 };
@@ -858,6 +866,23 @@ fn evidence_bound(sim: &SimOrg, org: &OrgState, limit: u32, window: Duration) ->
         .max(throughput)
         .max(forced + NOMINAL_LATENCY_S);
     (bound, forced)
+}
+
+/// Lower bound of placing the failing members of finding groups (after the evidence: it
+/// needs the failing users): one `GET /api/v1/users/{id}/groups` per user, a family of its
+/// own whose first window starts with it.
+fn placement_bound(users: usize, limit: u32, window: Duration) -> (f64, f64) {
+    if users == 0 {
+        return (0.0, 0.0);
+    }
+    let throughput = users as f64 * NOMINAL_LATENCY_S / CONCURRENCY_LIMIT as f64;
+    let forced = forced_windows(users, limit) as f64 * window.as_secs_f64();
+    (
+        throughput
+            .max(NOMINAL_LATENCY_S)
+            .max(forced + NOMINAL_LATENCY_S),
+        forced,
+    )
 }
 
 /// Lower bound of `apply`, and the pause its windows force (seconds).

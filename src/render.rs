@@ -561,34 +561,41 @@ fn render_update(
             ChangeTag::Insert => &edges[1],
             ChangeTag::Equal => &edges[2],
         };
+        // Between two lines: the tail of one and the head of the next, copied at once.
+        let mut separator = &edge.head[..];
         for line in rdn_lines(run) {
-            block.extend_from_slice(&edge.head);
+            block.extend_from_slice(separator);
+            separator = &edge.joiner;
             push_visible(&mut block, line, plain);
-            block.extend_from_slice(&edge.tail);
             if block.len() >= BLOCK {
                 out.write_all(&block)?;
                 block.clear();
             }
         }
+        block.extend_from_slice(&edge.tail);
     }
     block.extend_from_slice(b"        DIFF\n");
     out.write_all(&block)
 }
 
 /// What goes before and after each line of a diff, the style's escapes (none without
-/// color) computed once: `          <open>- ` and `<close>\n`.
+/// color) computed once: `          <open>- ` and `<close>\n`, and the two together.
 struct LineEdges {
     head: Vec<u8>,
     tail: Vec<u8>,
+    joiner: Vec<u8>,
 }
 
 impl LineEdges {
     fn new(style: Option<&Style>, sign: &str) -> Self {
         let styled = style.map_or_else(String::new, |s| s.apply_to('\u{0}').to_string());
         let (open, close) = styled.split_once('\u{0}').unwrap_or_default();
+        let head = format!("          {open}{sign}").into_bytes();
+        let tail = format!("{close}\n").into_bytes();
         LineEdges {
-            head: format!("          {open}{sign}").into_bytes(),
-            tail: format!("{close}\n").into_bytes(),
+            joiner: [&tail[..], &head[..]].concat(),
+            head,
+            tail,
         }
     }
 }
@@ -697,13 +704,14 @@ fn rdn_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
             return None;
         }
         let mut i = start;
-        let end = loop {
-            match memchr::memchr2(b',', b'\\', bytes.get(i..).unwrap_or_default()) {
-                None => break bytes.len(),
-                Some(found) if bytes[i + found] == b',' => break i + found + 1,
-                Some(found) => i += found + 2,
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => i += 2,
+                b',' => break,
+                _ => i += 1,
             }
-        };
+        }
+        let end = (i + 1).min(bytes.len());
         let line = &bytes[start..end];
         start = end;
         Some(line)

@@ -38,6 +38,40 @@ pub fn is_printable_ascii(text: &str) -> bool {
         .fold(true, |plain, b| plain & (0x20..0x7f).contains(&b))
 }
 
+/// Whether some character of `text` [`is_hidden`], line breaks aside when
+/// `line_breaks_allowed`. Printable ASCII is checked 64 bytes at a time without decoding
+/// (a loop the compiler vectorizes); only a block holding anything else is decoded.
+#[must_use]
+pub fn has_hidden(text: &str, line_breaks_allowed: bool) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + 64).min(bytes.len());
+        let plain = bytes[at..end].iter().fold(true, |plain, &b| {
+            plain & ((0x20..0x7f).contains(&b) | (line_breaks_allowed & (b == b'\n')))
+        });
+        if !plain {
+            // The block's characters, whole: a character may straddle the block's edges.
+            let mut start = at;
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut stop = end;
+            while !text.is_char_boundary(stop) {
+                stop += 1;
+            }
+            let hidden = text[start..stop]
+                .chars()
+                .any(|ch| is_hidden(ch) && !(line_breaks_allowed && ch == '\n'));
+            if hidden {
+                return true;
+            }
+        }
+        at = end;
+    }
+    false
+}
+
 /// Appends `ch`, or its escape (`\n`, `\u202e`) when it [`is_hidden`].
 pub fn push_visible(out: &mut String, ch: char) {
     match ch {
@@ -70,5 +104,23 @@ mod tests {
         );
         assert_eq!(truncate_for_message("Staff\u{202e}moc"), r"Staff\u202emoc");
         assert_eq!(truncate_for_message("Zoë"), "Zoë");
+    }
+
+    #[test]
+    fn hidden_characters_are_found_wherever_they_are() {
+        let long = "OU=Zoë → x,".repeat(40);
+        assert!(!has_hidden(&long, false));
+        assert!(!has_hidden(&format!("{long}\n{long}"), true));
+        assert!(has_hidden(&format!("{long}\n{long}"), false));
+        for hidden in ['\u{1b}', '\u{202e}', '\u{200b}', '\u{85}', '\r', '\u{7f}'] {
+            // At every offset, across the 64-byte blocks and next to multi-byte characters.
+            for cut in 0..long.len() {
+                if long.is_char_boundary(cut) {
+                    let text = format!("{}{hidden}{}", &long[..cut], &long[cut..]);
+                    assert!(has_hidden(&text, true), "{hidden:?} at {cut}");
+                }
+            }
+        }
+        assert!(!has_hidden("", false));
     }
 }

@@ -342,13 +342,17 @@ fn write_fenced(out: &mut dyn Write, text: &str) -> io::Result<()> {
 
 /// The longest run of backticks in `text` (a fence must be longer).
 fn longest_backtick_run(text: &str) -> usize {
-    if !text.contains('`') {
-        return 0;
-    }
-    let (mut longest, mut run) = (0, 0);
-    for b in text.bytes() {
-        run = if b == b'`' { run + 1 } else { 0 };
+    // `find` of one ASCII byte is a fast search; only the runs it lands on are counted.
+    let mut longest = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('`') {
+        let start = at + found;
+        let run = text.as_bytes()[start..]
+            .iter()
+            .take_while(|b| **b == b'`')
+            .count();
         longest = longest.max(run);
+        at = start + run;
     }
     longest
 }
