@@ -74,6 +74,23 @@ impl ScopeSet {
         }
         scopes.into_iter().map(str::to_string).collect()
     }
+
+    /// The scopes of [`Self::scopes`] the command can do without: the evidence scopes,
+    /// whose sources degrade to a warning. When Okta refuses the whole request
+    /// (`invalid_scope`: the app was not granted one of them), the session asks again
+    /// without the ones it lacks.
+    #[must_use]
+    pub fn optional_scopes(self) -> Vec<String> {
+        match self {
+            ScopeSet::Evidence | ScopeSet::ApplyWithEvidence => {
+                ["okta.users.read", "okta.groups.read", "okta.logs.read"]
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The headers that authenticate one API request.
@@ -116,6 +133,11 @@ pub(crate) fn client_assertion(
     assertion
 }
 
+/// Whether Okta refused the token request for its scopes.
+fn is_invalid_scope(error: &OktaError) -> bool {
+    matches!(error, OktaError::TokenRequest(refusal) if refusal.error == "invalid_scope")
+}
+
 /// When to fetch a new token: a minute before it expires (half its life if it is short).
 pub(crate) fn refresh_after(expires_in: Duration) -> Duration {
     let margin = Duration::from_secs(60).min(expires_in / 2);
@@ -135,6 +157,8 @@ struct State {
     dpop: Option<DpopKey>,
     token_nonce: Option<String>,
     api_nonce: Option<String>,
+    /// The scopes asked for once Okta refused some optional ones (`invalid_scope`).
+    narrowed: Option<Vec<String>>,
 }
 
 /// A service app's credentials and its current access token.
@@ -142,6 +166,8 @@ pub(crate) struct OAuthSession {
     client_id: String,
     kid: Option<String>,
     scopes: Vec<String>,
+    /// Scopes of `scopes` the command can do without (see [`ScopeSet::optional_scopes`]).
+    optional: Vec<String>,
     key: SigningKey,
     token_url: Url,
     state: tokio::sync::Mutex<State>,
@@ -186,15 +212,17 @@ impl OAuthSession {
         let token_url = org_url
             .join("/oauth2/v1/token")
             .map_err(|e| OktaError::config(format!("invalid org url: {e}")))?;
-        let scopes = if configured_scopes.is_empty() {
-            scope_set.scopes()
+        // Scopes the admin configured are asked for exactly as configured.
+        let (scopes, optional) = if configured_scopes.is_empty() {
+            (scope_set.scopes(), scope_set.optional_scopes())
         } else {
-            configured_scopes.to_vec()
+            (configured_scopes.to_vec(), Vec::new())
         };
         Ok(OAuthSession {
             client_id: client_id.to_string(),
             kid: kid.map(str::to_string),
             scopes,
+            optional,
             key,
             token_url,
             state: tokio::sync::Mutex::new(State::default()),
@@ -272,13 +300,66 @@ impl OAuthSession {
         }
     }
 
+    /// A token for the session's scopes. When Okta refuses them with `invalid_scope` and
+    /// some are optional, finds which optional ones the app was granted (one request each,
+    /// once per session) and keeps to those: a source that needs a missing one then answers
+    /// 403 and becomes a warning naming its scope, and the command goes on.
     async fn fetch_token(
         &self,
         http: &reqwest::Client,
         state: &mut State,
         on_request: &(dyn Fn() + Sync),
     ) -> Result<Token, OktaError> {
-        let scope = self.scopes.join(" ");
+        let scopes = state
+            .narrowed
+            .clone()
+            .unwrap_or_else(|| self.scopes.clone());
+        let refused = match self.request_token(http, state, on_request, &scopes).await {
+            Err(error) if is_invalid_scope(&error) && state.narrowed.is_none() => error,
+            other => return other,
+        };
+        let optional: Vec<&String> = scopes
+            .iter()
+            .filter(|s| self.optional.contains(s))
+            .collect();
+        if optional.is_empty() {
+            return Err(refused);
+        }
+        let mut kept: Vec<String> = scopes
+            .iter()
+            .filter(|s| !self.optional.contains(s))
+            .cloned()
+            .collect();
+        let mut token = None;
+        for scope in optional {
+            let mut trial = kept.clone();
+            trial.push(scope.clone());
+            match self.request_token(http, state, on_request, &trial).await {
+                Ok(granted) => {
+                    kept = trial;
+                    token = Some(granted);
+                }
+                Err(error) if is_invalid_scope(&error) => {
+                    tracing::debug!(scope = %scope, "the app was not granted this optional scope");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        state.narrowed = Some(kept.clone());
+        match token {
+            Some(token) => Ok(token),
+            None => self.request_token(http, state, on_request, &kept).await,
+        }
+    }
+
+    async fn request_token(
+        &self,
+        http: &reqwest::Client,
+        state: &mut State,
+        on_request: &(dyn Fn() + Sync),
+        scopes: &[String],
+    ) -> Result<Token, OktaError> {
+        let scope = scopes.join(" ");
         let audience = self.token_url.as_str();
         let mut last_error = None;
         for attempt in 1..=MAX_TOKEN_ATTEMPTS {
@@ -365,6 +446,7 @@ impl OAuthSession {
                     "token request: waiting, then resending"
                 );
                 last_error = Some(self.refusal(
+                    scopes,
                     status.as_u16(),
                     format!("http {}", status.as_u16()),
                     None,
@@ -394,6 +476,7 @@ impl OAuthSession {
                 _ => {}
             }
             last_error = Some(self.refusal(
+                scopes,
                 status.as_u16(),
                 error,
                 parsed.error_description.map(|d| shorten(&d)),
@@ -403,6 +486,7 @@ impl OAuthSession {
         }
         Err(last_error.unwrap_or_else(|| {
             self.refusal(
+                scopes,
                 400,
                 "use_dpop_nonce".into(),
                 Some("the org kept asking for a new DPoP nonce".into()),
@@ -413,6 +497,7 @@ impl OAuthSession {
 
     fn refusal(
         &self,
+        scopes: &[String],
         status: u16,
         error: String,
         description: Option<String>,
@@ -425,7 +510,7 @@ impl OAuthSession {
             request_id,
             client_id: self.client_id.clone(),
             kid: self.kid.clone(),
-            scopes: self.scopes.clone(),
+            scopes: scopes.to_vec(),
         }))
     }
 
