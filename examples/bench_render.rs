@@ -15,6 +15,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const RUNS: usize = 25;
 
+/// One way of rendering the plan into a buffer.
+type Render<'a> = dyn Fn(&mut Vec<u8>) + 'a;
+
 fn main() {
     println!(
         "{:>8} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>7} {:>8} {:>9}  target",
@@ -59,7 +62,7 @@ fn main() {
         // own work and not the allocator's (fresh pages for a fresh megabyte each run). The
         // renderers take turns, round after round, so a change in the machine's speed (a
         // virtual machine's neighbours) reaches all of them alike; each keeps its best.
-        let renderers: [&dyn Fn(&mut Vec<u8>); 6] = [
+        let renderers: [&Render; 6] = [
             &|out| ouguard::render::render_plan(&planned, out, false).expect("renders"),
             &|out| ouguard::render::render_plan(&planned, out, true).expect("renders"),
             &|out| {
