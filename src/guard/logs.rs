@@ -19,6 +19,8 @@ pub struct LogPoller {
     pub intake: Arc<Intake>,
     pub interval: Duration,
     pub sink: AlertSink,
+    /// Where a first poll starts (no saved position): before the guard read the org.
+    pub since: chrono::DateTime<chrono::Utc>,
 }
 
 impl LogPoller {
@@ -27,7 +29,9 @@ impl LogPoller {
         let mut next = match self.intake.log_next() {
             Some(next) => next,
             None => {
-                let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let since = self
+                    .since
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 match self.client.log_polling_start(&since, &log_event_types()) {
                     Ok(url) => url,
                     Err(e) => {

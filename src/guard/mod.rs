@@ -72,6 +72,9 @@ pub struct Started {
 /// saves the checkpoint and returns the counters. `started` is told once it is ready.
 ///
 /// # Errors
+/// How far before the guard's first read of the org its first System Log poll starts.
+const LOG_START_MARGIN_SECONDS: i64 = 5;
+
 /// The first read of the org, the state folder, the listener.
 pub async fn run(
     client: OktaClient,
@@ -96,6 +99,11 @@ pub async fn run(
     let (journal, pending) = Journal::open(&options.state_dir, processed)?;
     let processed = processed.min(journal.lines());
 
+    // A first poll of the System Log starts from before the org is read (a few seconds
+    // before, for clocks that differ): a change made while the guard starts is in the log
+    // after this instant, so it is judged even when it landed after the read. Seen twice,
+    // it is judged twice against a fresh read: no second alert.
+    let log_since = chrono::Utc::now() - chrono::Duration::seconds(LOG_START_MARGIN_SECONDS);
     let state = Judge::read_state(&client, &config).await?;
     let (queue_tx, mut queue_rx) = mpsc::channel(QUEUE_DELIVERIES);
     let log_next = checkpoint.as_ref().and_then(|c| c.log_next.clone());
@@ -197,6 +205,7 @@ pub async fn run(
                 intake: Arc::clone(&intake),
                 interval: *interval,
                 sink: sink.clone(),
+                since: log_since,
             };
             let stop = stopped_rx.clone();
             started(Started { listening: None });

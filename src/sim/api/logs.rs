@@ -113,6 +113,9 @@ pub(super) async fn list_logs(
     require(&ctx, Scope::LogsRead)?;
     let query = Query::parse(raw.as_deref());
     let until_given = parse_time(&query, "until")?;
+    // The clock is read with the store held (below, `now` is read again under the lock):
+    // an event recorded between this read and the lock would be later than `until` and
+    // passed over by a polling cursor, lost for good.
     let now = Utc::now();
     let until = until_given.unwrap_or(now);
     let since = parse_time(&query, "since")?.unwrap_or(until - ChronoDuration::days(7));
@@ -164,6 +167,11 @@ pub(super) async fn list_logs(
         .map(parse_cursor)
         .transpose()?;
     let store = lock(&shared.store);
+    // Every event in the store now was published at or before this instant.
+    let until = match until_given {
+        Some(until) => until,
+        None => Utc::now().max(now),
+    };
     let events = &store.events;
     let matches = |e: &StoredEvent| {
         e.published >= since
