@@ -610,7 +610,7 @@ fn push_visible(out: &mut Vec<u8>, text: &[u8], plain: bool) {
         return;
     }
     let text = String::from_utf8_lossy(text);
-    if text.chars().any(crate::text::is_hidden) {
+    if crate::text::has_hidden(&text, false) {
         let mut shown = String::with_capacity(text.len() + 16);
         text.chars()
             .for_each(|ch| crate::text::push_visible(&mut shown, ch));

@@ -240,6 +240,16 @@ pub struct Store {
 }
 
 impl Store {
+    /// The id of the org's default user type (empty when there is none).
+    #[must_use]
+    pub fn default_user_type_id(&self) -> String {
+        self.user_types
+            .iter()
+            .find(|t| t.default)
+            .map(|t| t.id.clone())
+            .unwrap_or_default()
+    }
+
     /// Builds the org from a seed, deriving what the seed does not carry.
     pub fn from_seed(seed: &OrgState) -> Result<Store, SeedError> {
         let mut clock = WriteClock::default();

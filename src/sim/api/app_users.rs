@@ -46,12 +46,7 @@ pub(super) async fn list_app_users(
         })
         .collect();
     let (page, next) = paginate(&matching, query.get("after"), limit, |a| a.user_id.as_str())?;
-    let default_type = store
-        .user_types
-        .iter()
-        .find(|t| t.default)
-        .map(|t| t.id.clone())
-        .unwrap_or_default();
+    let default_type = store.default_user_type_id();
     let body: Vec<wire::AppUser> = page
         .iter()
         .map(|a| {
@@ -87,12 +82,7 @@ pub(super) async fn list_group_users(
     }
     let members: &[String] = store.members.get(&group_id).map_or(&[], Vec::as_slice);
     let (page, next) = paginate(members, query.get("after"), limit, String::as_str)?;
-    let default_type = store
-        .user_types
-        .iter()
-        .find(|t| t.default)
-        .map(|t| t.id.clone())
-        .unwrap_or_default();
+    let default_type = store.default_user_type_id();
     let body: Vec<wire::User> = page
         .iter()
         .filter_map(|id| store.users.get(id))
